@@ -957,6 +957,41 @@ static sf_rc parse_expr_or(parser *ps, expr **out)
     return SF_OK;
 }
 
+/* Length of the valid UTF-8 prefix of s[0..n): names from the path become
+ * JSON keys, and jansson refuses keys that are not UTF-8. */
+static size_t utf8_valid_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            k = 1, min = 0x80, c &= 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            k = 2, min = 0x800, c &= 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            k = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return i;
+        }
+        if (n - i <= k)
+            return i;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return i;
+            c = (c << 6) | (s[i + j] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c < 0xe000))
+            return i;
+        i += k + 1;
+    }
+    return n;
+}
+
 sf_rc asl_path_compile(const char *text, asl_path **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -981,6 +1016,11 @@ sf_rc asl_path_compile(const char *text, asl_path **out, char *err, size_t errle
 
     /* Jayway trims the path before reading it. */
     parser ps = {.text = text, .s = text, .end = text + len, .err = err, .errlen = errlen};
+    size_t good = utf8_valid_prefix((const unsigned char *)text, len);
+    if (good < len) {
+        fail(&ps, text + good, "invalid UTF-8");
+        goto fail;
+    }
     skip_ws(&ps);
     while (ps.end > ps.s && is_ws(ps.end[-1]))
         ps.end--;

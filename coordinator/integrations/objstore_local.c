@@ -454,7 +454,8 @@ sf_rc integ_objstore_list(integ_objstore *st, const char *bucket, const char *pr
     sf_rc rc = w.rc;
     json_t *arr = NULL;
     if (rc == SF_OK) {
-        qsort(w.v, w.n, sizeof *w.v, entry_cmp);
+        if (w.n > 1)
+            qsort(w.v, w.n, sizeof *w.v, entry_cmp);
         arr = json_array();
         if (!arr)
             rc = SF_ENOMEM;

@@ -419,6 +419,9 @@ Test(jsonpath, rejects_malformed_paths_with_byte_offsets)
         {"$.a[?(@.x)", "at byte 10"},
         {"$['\\u12']", "bad \\u escape at byte 3"},
         {"$[?($$.x)]", "only '@' and '$' paths"},
+        {"$.a\xff", "invalid UTF-8 at byte 3"},
+        {"$['\xc3\x28']", "invalid UTF-8 at byte 3"},
+        {"$['\\ud800']", "lone surrogate"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         asl_path *p = (asl_path *)1;

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# scripts/setup.sh - install what the build and tests need on Debian 12, but
+# only what is missing, so a prepared machine pays nothing.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libjansson-dev libcriterion-dev libssl-dev python3)
+need=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
