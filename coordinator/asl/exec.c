@@ -15,7 +15,6 @@
 
 #include "timestamp.h"
 
-#define HISTORY_MAX 25000 /* AWS fails an execution whose history would grow past this */
 
 const char *asl_exec_status_name(asl_exec_status s)
 {
@@ -39,10 +38,10 @@ int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
     if (e->opts.no_history || (f && !f->history))
         return 0;
     asl_history *h = &e->hist;
-    if (h->n >= HISTORY_MAX) {
+    if (h->n >= ASL_HISTORY_MAX) {
         if (e->status == ASL_EXEC_RUNNING) {
             /* Ending here appends one more event past the cap, as AWS does. */
-            h->max = HISTORY_MAX + 1;
+            h->max = ASL_HISTORY_MAX + 1;
             exec_end(e, ASL_EXEC_FAILED, NULL, "States.Runtime",
                      "The execution reached the maximum number of history events (25000).");
         }
@@ -347,7 +346,7 @@ sf_rc asl_exec_new(const asl_machine *m, json_t *input, const asl_exec_opts *o, 
     e->opts.sm_name = e->s_sm_name;
     e->opts.role_arn = e->s_role_arn;
     e->rng.s = e->opts.seed;
-    e->hist.max = HISTORY_MAX;
+    e->hist.max = ASL_HISTORY_MAX;
     if (!e->input || !e->s_exec_name || !e->s_sm_name || !e->s_exec_arn || !e->s_sm_arn ||
         !e->s_role_arn) {
         asl_exec_destroy(&e);

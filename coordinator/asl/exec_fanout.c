@@ -343,7 +343,13 @@ static void map_begin(asl_exec *e, frame *f, json_t *items)
         snprintf(name, sizeof name, "%s:%08llx", s->label ? s->label : s->name,
                  (unsigned long long)(asl_rng_next(&e->rng) & 0xffffffffULL));
         fan->run_name = strdup(name);
-        exec_event(e, f, ASL_EV_MAP_RUN_STARTED, 0, fan->run_name, NULL);
+        exec_event(e, f, ASL_EV_MAP_RUN_STARTED, 0, NULL, NULL);
+        asl_event *ev = exec_last_event(e);
+        if (ev && ev->type == ASL_EV_MAP_RUN_STARTED && fan->run_name) {
+            /* The fan-out (and its run name) ends before the history does. */
+            ev->owned_name = strdup(fan->run_name);
+            ev->name = ev->owned_name;
+        }
     }
     f->wait = F_CHILDREN;
     exec_push(e, f);

@@ -35,6 +35,7 @@ struct frame {
     bool retrying;       /* F_TIMER is a retry delay, not a Wait state */
     bool children_failed; /* the Parallel/Map state fails because a child did */
     int64_t prev_event;  /* previousEventId for this frame's next event */
+    uint32_t steps;      /* states entered, for the history bound without history */
     int64_t entered_event;
     int64_t entered_ms;
     int *retry_count;    /* per retrier of the current state */
@@ -94,6 +95,8 @@ struct asl_exec {
     size_t n_cmds, cap_cmds;
     size_t live_frames;
 };
+
+#define ASL_HISTORY_MAX 25000 /* AWS fails an execution whose history would grow past this */
 
 /* exec.c */
 int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,

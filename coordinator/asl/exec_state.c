@@ -623,6 +623,15 @@ void state_enter(asl_exec *e, frame *f)
 {
     const asl_state *s = cur(f);
     e->transitions++;
+    /* Without a history to fill, a loop of Pass and Choice states would
+     * run forever inside one call. AWS bounds every execution (a
+     * distributed Map's iterations too) at 25,000 events, about two per
+     * state; the same bound holds here. */
+    if ((e->opts.no_history || !f->history) && ++f->steps > ASL_HISTORY_MAX / 2) {
+        frame_fail(e, f, "States.Runtime",
+                   "The execution reached the maximum number of history events (25000).");
+        return;
+    }
     f->entered_ms = e->now;
     f->retry_total = 0;
     if (s->n_retry) {

@@ -175,6 +175,7 @@ void asl_history_cleanup(asl_history *h)
         json_decref(h->ev[i].vars);
         free(h->ev[i].error);
         free(h->ev[i].cause);
+        free(h->ev[i].owned_name);
     }
     free(h->ev);
     h->ev = NULL;

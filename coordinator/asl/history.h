@@ -62,7 +62,8 @@ typedef struct asl_event {
     int64_t id;          /* 1-based, as AWS numbers them */
     int64_t prev_id;     /* the event that led here, 0 for the first */
     int64_t ts_ms;       /* the caller's clock when it happened */
-    const char *name;    /* state name or iteration name; borrowed from the machine */
+    const char *name;    /* state name (borrowed from the machine) or owned_name */
+    char *owned_name;    /* a name made at run time (a Map Run's), owned, or NULL */
     const char *resource; /* Task: the Resource ARN; borrowed from the machine */
     json_t *data;        /* input, output or parameters (owned reference), or NULL */
     json_t *vars;        /* StateExited: variables assigned (owned), or NULL */

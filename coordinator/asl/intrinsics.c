@@ -428,6 +428,17 @@ static size_t format_literal_holes(const char *raw)
     return n;
 }
 
+/* Says which function and argument a message from deeper down is about,
+ * unless a nested call has already said so. */
+static void perr_in(parser *p, const char *fn, size_t argn)
+{
+    if (!p->err || p->errlen == 0 || !p->err[0] || strncmp(p->err, "States.", 7) == 0)
+        return;
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s argument %zu: %s", fn, argn, p->err);
+    snprintf(p->err, p->errlen, "%s", tmp);
+}
+
 static call *parse_call(parser *p, int depth)
 {
     size_t at = p->pos;
@@ -482,7 +493,7 @@ static call *parse_call(parser *p, int depth)
             memset(a, 0, sizeof *a);
             if (!parse_arg(p, a, depth)) {
                 if (!p->oom)
-                    perr(p, p->pos, "%s: invalid argument %zu", spec->name, c->nargs);
+                    perr_in(p, spec->name, c->nargs);
                 goto fail;
             }
             skip_ws(p);

@@ -936,7 +936,7 @@ sf_rc integ_write_results(integ_objstore *st, json_t *req, json_t **details, asl
     }
     if (!bucket || !*bucket || !prefix) {
         asl_err_set(err, WRITER_FAILED,
-                    "ResultWriter Parameters need a Bucket string and, optionally, a Prefix string");
+                    "ResultWriter Parameters need a Bucket string (and a Prefix string, if any)");
         return SF_EINVAL;
     }
     if (!arn || !json_is_array(results) || (inputs && !json_is_array(inputs))) {

@@ -21,7 +21,9 @@
  *                    "MaxItems":N},
  *    "Parameters":{"Bucket":"b","Key":"k"}}
  *   or Resource "arn:aws:states:::s3:listObjectsV2" with Parameters
- *   {"Bucket":"b","Prefix":"p"} (items are the listed objects).
+ *   {"Bucket":"b","Prefix":"p"} (items are the listed objects, shaped as
+ *   Distributed Map gives them: {"Etag","Key","LastModified" (epoch
+ *   seconds),"Size","StorageClass"}).
  * *items receives a new reference to a JSON array. Failures set err (an
  * ASL error name such as States.ItemReaderFailed and a cause naming the
  * object and the line or byte) and return non-OK. */
@@ -32,7 +34,11 @@ sf_rc integ_read_items(integ_objstore *st, json_t *spec, json_t **items, asl_err
  *         "MapRunArn":"...", "Results":[...]}.
  * Writes AWS's layout under Prefix/<map run id>/: manifest.json,
  * SUCCEEDED_0.json, FAILED_0.json (and PENDING_0.json), and returns in
- * *details {"Bucket":"b","Key":"p/<id>/manifest.json"}. */
+ * *details {"Bucket":"b","Key":"p/<id>/manifest.json"}. As in AWS, a
+ * result file is written only for a status that has entries. A result of
+ * exactly {"Error","Cause"} is a failed iteration. req may also carry
+ * "Inputs":[...], each iteration's input by index, for the files' Input
+ * fields (null, with InputDetails.Included false, when absent). */
 sf_rc integ_write_results(integ_objstore *st, json_t *req, json_t **details, asl_err *err);
 
 #endif

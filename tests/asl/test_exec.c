@@ -72,7 +72,7 @@ Test(exec, task_result_flows_through_result_path)
     asl_machine *m = compile(TASK);
     asl_exec *e = start(m, "{\"x\":5}");
     asl_cmd_type t;
-    uint64_t id;
+    uint64_t id = 0;
     json_t *in = NULL;
     cr_assert_eq(take(e, &t, &id, &in), 1);
     cr_assert_eq(t, ASL_CMD_RUN_TASK);
@@ -98,7 +98,7 @@ Test(exec, retry_backs_off_caps_delay_then_catches)
 {
     asl_machine *m = compile(RETRY);
     asl_exec *e = start(m, "{}");
-    uint64_t id;
+    uint64_t id = 0;
     int64_t now = T0;
     int64_t want_delays[] = {1000, 3000, 5000}; /* 1, 3, then 9 capped at 5 */
     cr_assert_eq(take(e, NULL, &id, NULL), 1);
@@ -141,12 +141,12 @@ Test(exec, task_timeout_cancels_and_fails_with_states_timeout)
         "\"TimeoutSeconds\":10,\"End\":true}}}";
     asl_machine *m = compile(def);
     asl_exec *e = start(m, "{}");
-    uint64_t id;
+    uint64_t id = 0;
     cr_assert_eq(take(e, NULL, &id, NULL), 1);
     cr_assert_eq(asl_exec_next_deadline(e), T0 + 10000);
     asl_exec_tick(e, T0 + 10000);
     asl_cmd_type t;
-    uint64_t cid;
+    uint64_t cid = 0;
     cr_assert_geq(take(e, &t, &cid, NULL), 1);
     cr_assert_eq(t, ASL_CMD_CANCEL_TASK);
     cr_assert_eq(cid, id);
@@ -168,7 +168,7 @@ Test(exec, heartbeats_keep_a_task_alive_until_they_stop)
         "\"HeartbeatSeconds\":5,\"TimeoutSeconds\":100,\"End\":true}}}";
     asl_machine *m = compile(def);
     asl_exec *e = start(m, "{}");
-    uint64_t id;
+    uint64_t id = 0;
     json_t *in = NULL;
     cr_assert_eq(take(e, NULL, &id, &in), 1);
     const char *token = json_string_value(json_object_get(json_object_get(in, "Payload"), "token"));
@@ -248,7 +248,7 @@ Test(exec, parallel_branch_failure_cancels_the_other_branch)
     free(c);
     cr_assert_eq(asl_exec_task_failed(e, a, "Bad", "a failed", T0 + 1), SF_OK);
     asl_cmd_type t;
-    uint64_t id;
+    uint64_t id = 0;
     cr_assert_eq(take(e, &t, &id, NULL), 1);
     cr_assert_eq(t, ASL_CMD_CANCEL_TASK);
     cr_assert_eq(id, b);
@@ -261,7 +261,7 @@ Test(exec, oversized_task_result_is_data_limit_exceeded)
 {
     asl_machine *m = compile(RETRY);
     asl_exec *e = start(m, "{}");
-    uint64_t id;
+    uint64_t id = 0;
     cr_assert_eq(take(e, NULL, &id, NULL), 1);
     char *big = malloc(ASL_PAYLOAD_MAX + 10);
     memset(big, 'x', ASL_PAYLOAD_MAX + 9);
@@ -293,11 +293,11 @@ Test(exec, stop_aborts_and_cancels_running_tasks)
 {
     asl_machine *m = compile(TASK);
     asl_exec *e = start(m, "{\"x\":1}");
-    uint64_t id;
+    uint64_t id = 0;
     cr_assert_eq(take(e, NULL, &id, NULL), 1);
     cr_assert_eq(asl_exec_stop(e, "User", "stopped by hand", T0 + 2), SF_OK);
     asl_cmd_type t;
-    uint64_t cid;
+    uint64_t cid = 0;
     cr_assert_eq(take(e, &t, &cid, NULL), 1);
     cr_assert_eq(t, ASL_CMD_CANCEL_TASK);
     cr_assert_eq(cid, id);
@@ -310,7 +310,7 @@ Test(exec, stop_aborts_and_cancels_running_tasks)
 static char *run_and_render(const asl_machine *m)
 {
     asl_exec *e = start(m, "{}");
-    uint64_t id;
+    uint64_t id = 0;
     take(e, NULL, &id, NULL);
     asl_exec_task_failed(e, id, "Boom", "x", T0 + 10);
     asl_exec_tick(e, T0 + 1010);

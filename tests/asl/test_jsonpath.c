@@ -657,3 +657,31 @@ Test(jsonpath, compiled_paths_are_reusable)
     }
     asl_path_destroy(&p);
 }
+
+Test(jsonpath, deep_filter_nesting_is_refused)
+{
+    char text[512];
+    asl_path *p = NULL;
+    char err[100] = "";
+    /* 40 parentheses are fine, 200 are refused before they can exhaust the stack. */
+    for (int depth = 40; depth <= 200; depth += 160) {
+        size_t n = 0;
+        n += (size_t)snprintf(text + n, sizeof text - n, "$[?(");
+        for (int i = 0; i < depth; i++)
+            text[n++] = i % 2 ? '(' : '!';
+        n += (size_t)snprintf(text + n, sizeof text - n, "@.a");
+        for (int i = 0; i < depth; i++)
+            if (i % 2)
+                text[n++] = ')';
+        snprintf(text + n, sizeof text - n, ")]");
+        sf_rc rc = asl_path_compile(text, &p, err, sizeof err);
+        if (depth == 40) {
+            cr_expect_eq(rc, SF_OK, "%s", err);
+            check_eval(text, "[{\"a\":1},{}]", "[{\"a\":1}]");
+        } else {
+            cr_expect_eq(rc, SF_EINVAL);
+            cr_expect(strstr(err, "nested too deeply"), "%s", err);
+        }
+        asl_path_destroy(&p);
+    }
+}
