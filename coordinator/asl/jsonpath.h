@@ -11,7 +11,12 @@
  *
  * A path with none of [*], .*, .., slices, unions or filters is *definite*:
  * it names one value, and evaluating it yields that value. An indefinite path
- * yields a JSON array of every match (possibly empty), as Jayway does.
+ * yields a JSON array of every match (possibly empty), as Jayway does. As in
+ * Jayway, a union of names as the last step (`$['a','b']`) is definite and
+ * yields one object holding just those members.
+ *
+ * Work is capped (path length and steps at compile time; results, visited
+ * nodes and depth while evaluating): past a cap the call returns SF_ELIMIT.
  * A *reference path* (ResultPath, and the like) is a definite path with only
  * ".name", "['name']" and "[n]" steps (n >= 0).
  *
