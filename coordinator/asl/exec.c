@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sf_grow.h"
 #include "timestamp.h"
 
 
@@ -48,14 +49,8 @@ int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
         if (h->n >= h->max)
             return 0;
     }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        asl_event *ev = realloc(h->ev, cap * sizeof *ev);
-        if (!ev)
-            return 0; /* history is lost before the execution is: it still ends correctly */
-        h->ev = ev;
-        h->cap = cap;
-    }
+    if (sf_grow((void **)&h->ev, &h->cap, h->n + 1, sizeof *h->ev, 64, ASL_HISTORY_MAX + 1))
+        return 0; /* history is lost before the execution is: it still ends correctly */
     asl_event *ev = &h->ev[h->n++];
     memset(ev, 0, sizeof *ev);
     ev->type = type;
@@ -81,15 +76,10 @@ void exec_push(asl_exec *e, frame *f)
 {
     if (f->queued)
         return;
-    if (e->n_stack == e->cap_stack) {
-        size_t cap = e->cap_stack ? e->cap_stack * 2 : 32;
-        frame **s = realloc(e->stack, cap * sizeof *s);
-        if (!s) {
-            exec_end(e, ASL_EXEC_FAILED, NULL, "States.Runtime", "out of memory");
-            return;
-        }
-        e->stack = s;
-        e->cap_stack = cap;
+    if (sf_grow((void **)&e->stack, &e->cap_stack, e->n_stack + 1, sizeof *e->stack, 32,
+                SIZE_MAX / sizeof *e->stack)) {
+        exec_end(e, ASL_EXEC_FAILED, NULL, "States.Runtime", "out of memory");
+        return;
     }
     f->queued = true;
     e->stack[e->n_stack++] = f;
@@ -141,15 +131,11 @@ static int64_t frame_deadline(const frame *f)
 uint64_t exec_new_task(asl_exec *e, frame *f)
 {
     uint64_t id = ++e->next_task_id;
-    if (id >= e->cap_tasks) {
-        size_t cap = e->cap_tasks ? e->cap_tasks * 2 : 64;
-        frame **t = realloc(e->tasks, cap * sizeof *t);
-        if (!t)
-            return 0;
-        memset(t + e->cap_tasks, 0, (cap - e->cap_tasks) * sizeof *t);
-        e->tasks = t;
-        e->cap_tasks = cap;
-    }
+    size_t old = e->cap_tasks;
+    if (sf_grow((void **)&e->tasks, &e->cap_tasks, id + 1, sizeof *e->tasks, 64,
+                SIZE_MAX / sizeof *e->tasks))
+        return 0;
+    memset(e->tasks + old, 0, (e->cap_tasks - old) * sizeof *e->tasks);
     e->tasks[id] = f;
     f->task_id = id;
     return id;
@@ -169,14 +155,9 @@ void exec_forget_task(asl_exec *e, frame *f)
 sf_rc exec_command(asl_exec *e, asl_cmd_type type, uint64_t id, const char *state_name,
                    const char *resource, json_t *input)
 {
-    if (e->n_cmds == e->cap_cmds) {
-        size_t cap = e->cap_cmds ? e->cap_cmds * 2 : 16;
-        asl_cmd *c = realloc(e->cmds, cap * sizeof *c);
-        if (!c)
-            return SF_ENOMEM;
-        e->cmds = c;
-        e->cap_cmds = cap;
-    }
+    if (sf_grow((void **)&e->cmds, &e->cap_cmds, e->n_cmds + 1, sizeof *e->cmds, 16,
+                SIZE_MAX / sizeof *e->cmds))
+        return SF_ENOMEM;
     asl_cmd *c = &e->cmds[e->n_cmds++];
     memset(c, 0, sizeof *c);
     c->type = type;

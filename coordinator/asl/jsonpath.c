@@ -909,18 +909,21 @@ static sf_rc parse_unary(parser *ps, expr **out)
     return SF_OK;
 }
 
-static sf_rc parse_expr_and(parser *ps, expr **out)
+/* Parses `sub (op sub)*` into a left-leaning chain of `kind` nodes: the one
+ * shape of both && (over unary terms) and || (over && chains). */
+static sf_rc parse_chain(parser *ps, expr **out, sf_rc (*sub)(parser *, expr **),
+                         const char op[2], expr_kind kind)
 {
     expr *left = NULL;
-    if (parse_unary(ps, &left) != SF_OK)
+    if (sub(ps, &left) != SF_OK)
         return ps->rc;
     for (;;) {
         skip_ws(ps);
-        if (ps->end - ps->s < 2 || memcmp(ps->s, "&&", 2) != 0)
+        if (ps->end - ps->s < 2 || memcmp(ps->s, op, 2) != 0)
             break;
         ps->s += 2;
         expr *right = NULL, *e = NULL;
-        if (parse_unary(ps, &right) != SF_OK || !(e = expr_new(ps, EX_AND))) {
+        if (sub(ps, &right) != SF_OK || !(e = expr_new(ps, kind))) {
             expr_free(left);
             expr_free(right);
             return ps->rc;
@@ -933,28 +936,14 @@ static sf_rc parse_expr_and(parser *ps, expr **out)
     return SF_OK;
 }
 
+static sf_rc parse_expr_and(parser *ps, expr **out)
+{
+    return parse_chain(ps, out, parse_unary, "&&", EX_AND);
+}
+
 static sf_rc parse_expr_or(parser *ps, expr **out)
 {
-    expr *left = NULL;
-    if (parse_expr_and(ps, &left) != SF_OK)
-        return ps->rc;
-    for (;;) {
-        skip_ws(ps);
-        if (ps->end - ps->s < 2 || memcmp(ps->s, "||", 2) != 0)
-            break;
-        ps->s += 2;
-        expr *right = NULL, *e = NULL;
-        if (parse_expr_and(ps, &right) != SF_OK || !(e = expr_new(ps, EX_OR))) {
-            expr_free(left);
-            expr_free(right);
-            return ps->rc;
-        }
-        e->a = left;
-        e->b = right;
-        left = e;
-    }
-    *out = left;
-    return SF_OK;
+    return parse_chain(ps, out, parse_expr_and, "||", EX_OR);
 }
 
 /* Length of the valid UTF-8 prefix of s[0..n): names from the path become

@@ -249,7 +249,7 @@ static bool csv_end_field(csv_rec *r)
 static void csv_field(const csv_rec *r, size_t i, const char **p, size_t *n)
 {
     size_t b = i ? r->ends[i - 1] : 0;
-    *p = r->text + b;
+    *p = r->text ? r->text + b : ""; /* no text yet: every field is empty */
     *n = r->ends[i] - b;
 }
 
@@ -801,6 +801,8 @@ typedef struct cap_buf {
 static int cap_buf_add(const char *buf, size_t size, void *data)
 {
     cap_buf *b = data;
+    if (size == 0)
+        return 0;
     if (size > b->max - b->n) {
         b->over = true;
         return -1;

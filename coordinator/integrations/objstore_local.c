@@ -49,7 +49,7 @@ static bool seg_ok(const char *s, size_t n)
 {
     if (n == 0 || n > 255)
         return false;
-    if (0)
+    if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
         return false;
     if (n >= sizeof OBJ_TMP_PREFIX - 1 && memcmp(s, OBJ_TMP_PREFIX, sizeof OBJ_TMP_PREFIX - 1) == 0)
         return false;

@@ -184,6 +184,13 @@ Test(map_io, csv_short_rows_fill_and_long_rows_drop)
                  "[{\"p\":\"x\",\"q\":\"y\"},{\"p\":\"1\",\"q\":\"2\"}]");
 }
 
+Test(map_io, csv_empty_quoted_fields_are_empty_strings)
+{
+    /* A record of empty quoted fields holds no bytes at all. */
+    put("q.csv", "\"\",\"\"\n\"\"\n");
+    expect_items("q.csv", "{\"InputType\":\"CSV\"}", "[{\"\":\"\"}]");
+}
+
 Test(map_io, csv_backslash_escapes_like_aws)
 {
     put("p.csv", "path,size\nC:\\\\Program Files\\\\MyApp.exe,6534512\na\\,b,\\\"q\\\"\n");
