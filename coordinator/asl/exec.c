@@ -33,11 +33,11 @@ void asl_cmd_cleanup(asl_cmd *c)
 
 /* ---- history ---------------------------------------------------------- */
 
-int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
-                   const char *name, json_t *data)
+asl_event *exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
+                      const char *name, json_t *data)
 {
     if (e->opts.no_history || (f && !f->history))
-        return 0;
+        return NULL;
     asl_history *h = &e->hist;
     if (h->n >= ASL_HISTORY_MAX) {
         if (e->status == ASL_EXEC_RUNNING) {
@@ -47,10 +47,10 @@ int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
                      "The execution reached the maximum number of history events (25000).");
         }
         if (h->n >= h->max)
-            return 0;
+            return NULL;
     }
     if (sf_grow((void **)&h->ev, &h->cap, h->n + 1, sizeof *h->ev, 64, ASL_HISTORY_MAX + 1))
-        return 0; /* history is lost before the execution is: it still ends correctly */
+        return NULL; /* history is lost before the execution is: it still ends correctly */
     asl_event *ev = &h->ev[h->n++];
     memset(ev, 0, sizeof *ev);
     ev->type = type;
@@ -62,12 +62,7 @@ int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
     ev->data = json_incref(data);
     if (f)
         f->prev_event = ev->id;
-    return ev->id;
-}
-
-asl_event *exec_last_event(asl_exec *e)
-{
-    return e->hist.n ? &e->hist.ev[e->hist.n - 1] : NULL;
+    return ev;
 }
 
 /* ---- run stack and timers --------------------------------------------- */
@@ -246,9 +241,8 @@ void exec_end(asl_exec *e, asl_exec_status st, json_t *output, const char *error
         asl_event_type t = st == ASL_EXEC_FAILED      ? ASL_EV_EXECUTION_FAILED
                            : st == ASL_EXEC_TIMED_OUT ? ASL_EV_EXECUTION_TIMED_OUT
                                                       : ASL_EV_EXECUTION_ABORTED;
-        exec_event(e, NULL, t, 0, NULL, NULL);
-        asl_event *ev = exec_last_event(e);
-        if (ev && ev->type == t && !e->opts.no_history) {
+        asl_event *ev = exec_event(e, NULL, t, 0, NULL, NULL);
+        if (ev) {
             ev->error = error ? strdup(error) : NULL;
             ev->cause = cause ? strdup(cause) : NULL;
         }
@@ -395,8 +389,7 @@ sf_rc asl_exec_task_started(asl_exec *e, uint64_t id, int64_t now_ms)
     e->now = now_ms;
     const asl_state *s = &f->sm->states[f->state];
     bool lambda = strncmp(s->resource ? s->resource : "", "arn:aws:lambda:", 15) == 0;
-    exec_event(e, f, lambda ? ASL_EV_LAMBDA_STARTED : ASL_EV_TASK_STARTED, 0, NULL, NULL);
-    asl_event *ev = exec_last_event(e);
+    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_STARTED : ASL_EV_TASK_STARTED, 0, NULL, NULL);
     if (ev && !lambda)
         ev->resource = s->resource;
     return SF_OK;
@@ -419,8 +412,7 @@ sf_rc asl_exec_task_succeeded(asl_exec *e, uint64_t id, json_t *output, int64_t 
         return after(e);
     }
     bool lambda = strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-    exec_event(e, f, lambda ? ASL_EV_LAMBDA_SUCCEEDED : ASL_EV_TASK_SUCCEEDED, 0, NULL, output);
-    asl_event *ev = exec_last_event(e);
+    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_SUCCEEDED : ASL_EV_TASK_SUCCEEDED, 0, NULL, output);
     if (ev && !lambda)
         ev->resource = s->resource;
     state_succeed(e, f, output);
@@ -438,9 +430,8 @@ sf_rc asl_exec_task_failed(asl_exec *e, uint64_t id, const char *error, const ch
     const asl_state *s = &f->sm->states[f->state];
     if (s->type == ASL_TASK) {
         bool lambda = strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-        exec_event(e, f, lambda ? ASL_EV_LAMBDA_FAILED : ASL_EV_TASK_FAILED, 0, NULL, NULL);
-        asl_event *ev = exec_last_event(e);
-        if (ev && !e->opts.no_history && f->history) {
+        asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_FAILED : ASL_EV_TASK_FAILED, 0, NULL, NULL);
+        if (ev) {
             if (!lambda)
                 ev->resource = s->resource;
             ev->error = error ? strdup(error) : NULL;
@@ -470,9 +461,8 @@ static void task_timed_out(asl_exec *e, frame *f, const char *error)
     exec_forget_task(e, f);
     exec_command(e, ASL_CMD_CANCEL_TASK, id, s->name, s->resource, NULL);
     bool lambda = s->resource && strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-    exec_event(e, f, lambda ? ASL_EV_LAMBDA_TIMED_OUT : ASL_EV_TASK_TIMED_OUT, 0, NULL, NULL);
-    asl_event *ev = exec_last_event(e);
-    if (ev && !e->opts.no_history && f->history) {
+    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_TIMED_OUT : ASL_EV_TASK_TIMED_OUT, 0, NULL, NULL);
+    if (ev) {
         if (!lambda)
             ev->resource = s->resource;
         ev->error = strdup(error);

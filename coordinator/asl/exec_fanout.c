@@ -343,9 +343,8 @@ static void map_begin(asl_exec *e, frame *f, json_t *items)
         snprintf(name, sizeof name, "%s:%08llx", s->label ? s->label : s->name,
                  (unsigned long long)(asl_rng_next(&e->rng) & 0xffffffffULL));
         fan->run_name = strdup(name);
-        exec_event(e, f, ASL_EV_MAP_RUN_STARTED, 0, NULL, NULL);
-        asl_event *ev = exec_last_event(e);
-        if (ev && ev->type == ASL_EV_MAP_RUN_STARTED && fan->run_name) {
+        asl_event *ev = exec_event(e, f, ASL_EV_MAP_RUN_STARTED, 0, NULL, NULL);
+        if (ev && fan->run_name) {
             /* The fan-out (and its run name) ends before the history does. */
             ev->owned_name = strdup(fan->run_name);
             ev->name = ev->owned_name;
@@ -389,7 +388,8 @@ void fanout_start_map(asl_exec *e, frame *f)
             oom(e, f);
             return;
         }
-        exec_event(e, f, ASL_EV_MAP_STARTED, 0, NULL, NULL);
+        asl_event *ev = exec_event(e, f, ASL_EV_MAP_STARTED, 0, NULL, NULL);
+        f->map_started_event = ev ? ev->id : 0;
         exec_command(e, ASL_CMD_READ_ITEMS, f->task_id, s->name, NULL, spec);
         json_decref(spec);
         f->wait = F_TASK;
@@ -406,9 +406,8 @@ void fanout_start_map(asl_exec *e, frame *f)
         items = json_incref(s->items ? s->items : f->effective);
     }
     json_decref(ctx);
-    exec_event(e, f, ASL_EV_MAP_STARTED, 0, NULL, NULL);
-    asl_event *ev = exec_last_event(e);
-    if (ev && ev->type == ASL_EV_MAP_STARTED)
+    asl_event *ev = exec_event(e, f, ASL_EV_MAP_STARTED, 0, NULL, NULL);
+    if (ev)
         ev->index = json_is_array(items) ? (int64_t)json_array_size(items) : 0;
     if (!json_is_array(items)) {
         char what[600];
@@ -428,11 +427,9 @@ void fanout_items_read(asl_exec *e, frame *f, json_t *items)
         runtime_fail(e, f, "The ItemReader did not produce a JSON array of items.");
         return;
     }
-    const asl_state *s = cur(f);
-    asl_event *ev = exec_last_event(e);
-    if (ev && ev->type == ASL_EV_MAP_STARTED)
-        ev->index = (int64_t)json_array_size(items);
-    (void)s;
+    /* MapStateStarted was recorded before the items were known. */
+    if (f->map_started_event > 0 && (size_t)f->map_started_event <= e->hist.n)
+        e->hist.ev[f->map_started_event - 1].index = (int64_t)json_array_size(items);
     map_begin(e, f, items);
 }
 
@@ -491,9 +488,8 @@ void fanout_launch(asl_exec *e, frame *f)
         if (!fan->distributed) {
             /* A distributed Map's iterations are child executions with
              * histories of their own; only the Map Run shows here. */
-            exec_event(e, f, ASL_EV_MAP_ITERATION_STARTED, 0, s->name, NULL);
-            asl_event *ev = exec_last_event(e);
-            if (ev && ev->type == ASL_EV_MAP_ITERATION_STARTED)
+            asl_event *ev = exec_event(e, f, ASL_EV_MAP_ITERATION_STARTED, 0, s->name, NULL);
+            if (ev)
                 ev->index = (int64_t)i;
         }
     }
@@ -594,9 +590,8 @@ void fanout_child_done(asl_exec *e, frame *c, json_t *output)
     if (c->prev_event > f->prev_event)
         f->prev_event = c->prev_event;
     if (cur(f)->type == ASL_MAP && !fan->distributed) {
-        exec_event(e, f, ASL_EV_MAP_ITERATION_SUCCEEDED, 0, cur(f)->name, NULL);
-        asl_event *ev = exec_last_event(e);
-        if (ev && ev->type == ASL_EV_MAP_ITERATION_SUCCEEDED)
+        asl_event *ev = exec_event(e, f, ASL_EV_MAP_ITERATION_SUCCEEDED, 0, cur(f)->name, NULL);
+        if (ev)
             ev->index = (int64_t)i;
     }
     exec_frame_free(e, c);
@@ -628,9 +623,8 @@ void fanout_child_failed(asl_exec *e, frame *c, const char *error, const char *c
     if (c->prev_event > f->prev_event)
         f->prev_event = c->prev_event;
     if (s->type == ASL_MAP && !fan->distributed) {
-        exec_event(e, f, ASL_EV_MAP_ITERATION_FAILED, 0, s->name, NULL);
-        asl_event *ev = exec_last_event(e);
-        if (ev && ev->type == ASL_EV_MAP_ITERATION_FAILED)
+        asl_event *ev = exec_event(e, f, ASL_EV_MAP_ITERATION_FAILED, 0, s->name, NULL);
+        if (ev)
             ev->index = (int64_t)i;
     }
     if (fan->distributed) {

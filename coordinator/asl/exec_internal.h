@@ -37,6 +37,7 @@ struct frame {
     int64_t prev_event;  /* previousEventId for this frame's next event */
     uint32_t steps;      /* states entered, for the history bound without history */
     int64_t entered_event;
+    int64_t map_started_event; /* MapStateStarted, whose length an ItemReader fills in */
     int64_t entered_ms;
     int *retry_count;    /* per retrier of the current state */
     int retry_total;     /* $$.State.RetryCount */
@@ -99,9 +100,10 @@ struct asl_exec {
 #define ASL_HISTORY_MAX 25000 /* AWS fails an execution whose history would grow past this */
 
 /* exec.c */
-int64_t exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
-                   const char *name, json_t *data);
-asl_event *exec_last_event(asl_exec *e);
+/* Appends an event and returns it (valid until the next append), or NULL
+ * when this frame keeps no history. */
+asl_event *exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
+                      const char *name, json_t *data);
 void exec_push(asl_exec *e, frame *f);
 void exec_set_timer(asl_exec *e, frame *f);
 void exec_clear_timer(asl_exec *e, frame *f);

@@ -179,12 +179,9 @@ static void leave(asl_exec *e, frame *f, json_t *output, json_t *assigned, int n
         return;
     }
     commit_assign(f, assigned);
-    exec_event(e, f, ASL_EV_STATE_EXITED, s->type, s->name, output);
-    if (assigned && !e->opts.no_history && f->history) {
-        asl_event *ev = exec_last_event(e);
-        if (ev && ev->type == ASL_EV_STATE_EXITED)
-            ev->vars = json_incref(assigned);
-    }
+    asl_event *ev = exec_event(e, f, ASL_EV_STATE_EXITED, s->type, s->name, output);
+    if (ev && assigned)
+        ev->vars = json_incref(assigned);
     json_decref(assigned);
     json_decref(f->effective);
     f->effective = NULL;
@@ -393,10 +390,9 @@ static void schedule_task(asl_exec *e, frame *f)
         return;
     }
     bool lambda = is_lambda(s);
-    exec_event(e, f, lambda ? ASL_EV_LAMBDA_SCHEDULED : ASL_EV_TASK_SCHEDULED, 0, NULL,
+    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_SCHEDULED : ASL_EV_TASK_SCHEDULED, 0, NULL,
                f->effective);
-    asl_event *ev = exec_last_event(e);
-    if (ev && (ev->type == ASL_EV_TASK_SCHEDULED || ev->type == ASL_EV_LAMBDA_SCHEDULED)) {
+    if (ev) {
         ev->resource = s->resource;
         ev->index = timeout;
         ev->extra = heartbeat;
@@ -638,7 +634,8 @@ void state_enter(asl_exec *e, frame *f)
         free(f->retry_count);
         f->retry_count = calloc(s->n_retry, sizeof *f->retry_count);
     }
-    f->entered_event = exec_event(e, f, ASL_EV_STATE_ENTERED, s->type, s->name, f->input);
+    asl_event *entered = exec_event(e, f, ASL_EV_STATE_ENTERED, s->type, s->name, f->input);
+    f->entered_event = entered ? entered->id : 0;
     switch (s->type) {
     case ASL_PASS:
         enter_pass(e, f);
