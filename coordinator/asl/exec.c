@@ -381,17 +381,31 @@ static frame *task_frame(asl_exec *e, uint64_t id)
     return e->tasks[id];
 }
 
+/* Records a task's event: AWS names it LambdaFunction* for a legacy
+ * Lambda ARN and Task* (with the resource) for everything else. */
+asl_event *exec_task_event(asl_exec *e, frame *f, asl_event_type lambda_type,
+                           asl_event_type task_type, json_t *data, const char *error,
+                           const char *cause)
+{
+    const asl_state *s = &f->sm->states[f->state];
+    bool lambda = s->resource && strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
+    asl_event *ev = exec_event(e, f, lambda ? lambda_type : task_type, 0, NULL, data);
+    if (!ev)
+        return NULL;
+    ev->resource = s->resource;
+    ev->error = error ? strdup(error) : NULL;
+    ev->cause = cause ? strdup(cause) : NULL;
+    return ev;
+}
+
 sf_rc asl_exec_task_started(asl_exec *e, uint64_t id, int64_t now_ms)
 {
     frame *f = task_frame(e, id);
     if (!f)
         return SF_ENOTFOUND;
     e->now = now_ms;
-    const asl_state *s = &f->sm->states[f->state];
-    bool lambda = strncmp(s->resource ? s->resource : "", "arn:aws:lambda:", 15) == 0;
-    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_STARTED : ASL_EV_TASK_STARTED, 0, NULL, NULL);
-    if (ev && !lambda)
-        ev->resource = s->resource;
+    if (f->sm->states[f->state].type == ASL_TASK)
+        exec_task_event(e, f, ASL_EV_LAMBDA_STARTED, ASL_EV_TASK_STARTED, NULL, NULL, NULL);
     return SF_OK;
 }
 
@@ -411,10 +425,7 @@ sf_rc asl_exec_task_succeeded(asl_exec *e, uint64_t id, json_t *output, int64_t 
             fanout_items_read(e, f, output);
         return after(e);
     }
-    bool lambda = strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_SUCCEEDED : ASL_EV_TASK_SUCCEEDED, 0, NULL, output);
-    if (ev && !lambda)
-        ev->resource = s->resource;
+    exec_task_event(e, f, ASL_EV_LAMBDA_SUCCEEDED, ASL_EV_TASK_SUCCEEDED, output, NULL, NULL);
     state_succeed(e, f, output);
     return after(e);
 }
@@ -428,16 +439,8 @@ sf_rc asl_exec_task_failed(asl_exec *e, uint64_t id, const char *error, const ch
     e->now = now_ms;
     exec_forget_task(e, f);
     const asl_state *s = &f->sm->states[f->state];
-    if (s->type == ASL_TASK) {
-        bool lambda = strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-        asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_FAILED : ASL_EV_TASK_FAILED, 0, NULL, NULL);
-        if (ev) {
-            if (!lambda)
-                ev->resource = s->resource;
-            ev->error = error ? strdup(error) : NULL;
-            ev->cause = cause ? strdup(cause) : NULL;
-        }
-    }
+    if (s->type == ASL_TASK)
+        exec_task_event(e, f, ASL_EV_LAMBDA_FAILED, ASL_EV_TASK_FAILED, NULL, error, cause);
     state_fail(e, f, error ? error : "States.TaskFailed", cause);
     return after(e);
 }
@@ -460,13 +463,7 @@ static void task_timed_out(asl_exec *e, frame *f, const char *error)
     const asl_state *s = &f->sm->states[f->state];
     exec_forget_task(e, f);
     exec_command(e, ASL_CMD_CANCEL_TASK, id, s->name, s->resource, NULL);
-    bool lambda = s->resource && strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_TIMED_OUT : ASL_EV_TASK_TIMED_OUT, 0, NULL, NULL);
-    if (ev) {
-        if (!lambda)
-            ev->resource = s->resource;
-        ev->error = strdup(error);
-    }
+    exec_task_event(e, f, ASL_EV_LAMBDA_TIMED_OUT, ASL_EV_TASK_TIMED_OUT, NULL, error, NULL);
     state_fail(e, f, error, NULL);
 }
 

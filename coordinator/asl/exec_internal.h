@@ -104,6 +104,9 @@ struct asl_exec {
  * when this frame keeps no history. */
 asl_event *exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
                       const char *name, json_t *data);
+asl_event *exec_task_event(asl_exec *e, frame *f, asl_event_type lambda_type,
+                           asl_event_type task_type, json_t *data, const char *error,
+                           const char *cause);
 void exec_push(asl_exec *e, frame *f);
 void exec_set_timer(asl_exec *e, frame *f);
 void exec_clear_timer(asl_exec *e, frame *f);

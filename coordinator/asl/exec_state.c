@@ -21,11 +21,6 @@ static const asl_state *cur(const frame *f)
     return &f->sm->states[f->state];
 }
 
-static bool is_lambda(const asl_state *s)
-{
-    return s->resource && strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-}
-
 /* Fails the current state with States.Runtime (or another engine error) and
  * AWS's prefix naming the state and the event that entered it. */
 static void runtime_error(asl_exec *e, frame *f, const char *error, const char *fmt, ...)
@@ -389,11 +384,9 @@ static void schedule_task(asl_exec *e, frame *f)
         frame_fail(e, f, "States.Runtime", "out of memory");
         return;
     }
-    bool lambda = is_lambda(s);
-    asl_event *ev = exec_event(e, f, lambda ? ASL_EV_LAMBDA_SCHEDULED : ASL_EV_TASK_SCHEDULED, 0, NULL,
-               f->effective);
+    asl_event *ev = exec_task_event(e, f, ASL_EV_LAMBDA_SCHEDULED, ASL_EV_TASK_SCHEDULED,
+                                    f->effective, NULL, NULL);
     if (ev) {
-        ev->resource = s->resource;
         ev->index = timeout;
         ev->extra = heartbeat;
     }
