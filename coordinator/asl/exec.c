@@ -165,8 +165,8 @@ sf_rc exec_command(asl_exec *e, asl_cmd_type type, uint64_t id, const char *stat
 
 /* ---- frames ------------------------------------------------------------ */
 
-frame *exec_frame_new(asl_exec *e, const asl_sm *sm, frame *parent, frame_kind kind,
-                      size_t index, json_t *input, json_t *vars)
+frame *exec_frame_new(asl_exec *e, const asl_sm *sm, frame *parent, size_t index, json_t *input,
+                      json_t *vars)
 {
     frame *f = calloc(1, sizeof *f);
     if (!f)
@@ -177,11 +177,9 @@ frame *exec_frame_new(asl_exec *e, const asl_sm *sm, frame *parent, frame_kind k
     f->vars = json_incref(vars);
     f->parent = parent;
     f->index = index;
-    f->kind = kind;
     f->wait = F_RUN;
     f->history = parent ? parent->history && !(parent->fan && parent->fan->distributed) : true;
     f->prev_event = parent ? parent->prev_event : 0;
-    e->live_frames++;
     return f;
 }
 
@@ -198,10 +196,8 @@ void exec_frame_free(asl_exec *e, frame *f)
     json_decref(f->input);
     json_decref(f->effective);
     json_decref(f->vars);
-    json_decref(f->map_item);
     free(f->retry_count);
     free(f);
-    e->live_frames--;
 }
 
 /* ---- the context object ($$) ------------------------------------------ */
@@ -364,7 +360,7 @@ sf_rc asl_exec_start(asl_exec *e, int64_t now_ms)
     asl_timestamp_format_ms(now_ms, e->start_time);
     if (e->m->timeout_s > 0)
         e->exec_deadline = now_ms + e->m->timeout_s * 1000;
-    e->top = exec_frame_new(e, &e->m->top, NULL, FRAME_TOP, 0, e->input, NULL);
+    e->top = exec_frame_new(e, &e->m->top, NULL, 0, e->input, NULL);
     if (!e->top)
         return SF_ENOMEM;
     e->top->vars = json_object();
@@ -387,7 +383,7 @@ asl_event *exec_task_event(asl_exec *e, frame *f, asl_event_type lambda_type,
                            asl_event_type task_type, json_t *data, const char *error,
                            const char *cause)
 {
-    const asl_state *s = &f->sm->states[f->state];
+    const asl_state *s = frame_state(f);
     bool lambda = s->resource && strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
     asl_event *ev = exec_event(e, f, lambda ? lambda_type : task_type, 0, NULL, data);
     if (!ev)
@@ -416,7 +412,7 @@ sf_rc asl_exec_task_succeeded(asl_exec *e, uint64_t id, json_t *output, int64_t 
         return SF_ENOTFOUND;
     e->now = now_ms;
     exec_forget_task(e, f);
-    const asl_state *s = &f->sm->states[f->state];
+    const asl_state *s = frame_state(f);
     if (s->type == ASL_MAP) {
         /* An item read or a result write finished. */
         if (f->fan && f->fan->writing)
@@ -438,7 +434,7 @@ sf_rc asl_exec_task_failed(asl_exec *e, uint64_t id, const char *error, const ch
         return SF_ENOTFOUND;
     e->now = now_ms;
     exec_forget_task(e, f);
-    const asl_state *s = &f->sm->states[f->state];
+    const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK)
         exec_task_event(e, f, ASL_EV_LAMBDA_FAILED, ASL_EV_TASK_FAILED, NULL, error, cause);
     state_fail(e, f, error ? error : "States.TaskFailed", cause);
@@ -460,7 +456,7 @@ sf_rc asl_exec_task_heartbeat(asl_exec *e, uint64_t id, int64_t now_ms)
 static void task_timed_out(asl_exec *e, frame *f, const char *error)
 {
     uint64_t id = f->task_id;
-    const asl_state *s = &f->sm->states[f->state];
+    const asl_state *s = frame_state(f);
     exec_forget_task(e, f);
     exec_command(e, ASL_CMD_CANCEL_TASK, id, s->name, s->resource, NULL);
     exec_task_event(e, f, ASL_EV_LAMBDA_TIMED_OUT, ASL_EV_TASK_TIMED_OUT, NULL, error, NULL);

@@ -14,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const asl_state *cur(const frame *f)
-{
-    return &f->sm->states[f->state];
-}
-
 void fanout_free(fanout **p)
 {
     fanout *fan = *p;
@@ -88,13 +83,7 @@ static fanout *fanout_new(size_t n)
 
 static void runtime_fail(asl_exec *e, frame *f, const char *what)
 {
-    char *cause = NULL;
-    if (asprintf(&cause,
-                 "An error occurred while executing the state '%s' (entered at the event id #%lld). %s",
-                 cur(f)->name, (long long)f->entered_event, what) < 0)
-        cause = NULL;
-    state_fail(e, f, "States.Runtime", cause);
-    free(cause);
+    state_runtime_error(e, f, "States.Runtime", "%s", what);
 }
 
 static void oom(asl_exec *e, frame *f)
@@ -102,54 +91,12 @@ static void oom(asl_exec *e, frame *f)
     runtime_fail(e, f, "out of memory");
 }
 
-/* InputPath, then (Parallel only) Parameters: the fan-out's input. */
-static json_t *fan_input(asl_exec *e, frame *f, json_t **ctx)
-{
-    const asl_state *s = cur(f);
-    json_t *v;
-    if (s->input_path.is_null) {
-        v = json_object();
-    } else if (!s->input_path.path) {
-        v = json_incref(f->input);
-    } else {
-        asl_scope sc = {.input = f->input, .context = NULL, .vars = f->vars};
-        if (s->uses_context && !*ctx)
-            *ctx = exec_context(e, f, s, NULL);
-        sc.context = *ctx;
-        v = NULL;
-        if (asl_path_eval_scope(s->input_path.path, &sc, &v) != SF_OK) {
-            char norm[512], what[1024];
-            asl_path_normalized(s->input_path.path, norm, sizeof norm);
-            snprintf(what, sizeof what, "Invalid path '%s' : No results for path: %s",
-                     asl_path_text(s->input_path.path), norm);
-            runtime_fail(e, f, what);
-            return NULL;
-        }
-    }
-    if (s->type == ASL_PARALLEL && s->parameters) {
-        if (s->uses_context && !*ctx)
-            *ctx = exec_context(e, f, s, NULL);
-        asl_scope sc = {.input = v, .context = *ctx, .vars = f->vars};
-        asl_err err = {0};
-        json_t *p = NULL;
-        sf_rc rc = asl_tmpl_eval(s->parameters, &sc, &e->rng, &p, &err);
-        json_decref(v);
-        if (rc != SF_OK) {
-            runtime_fail(e, f, err.cause ? err.cause : "Parameters could not be evaluated");
-            asl_err_clear(&err);
-            return NULL;
-        }
-        v = p;
-    }
-    return v;
-}
-
 void fanout_start_parallel(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL;
     json_decref(f->effective);
-    f->effective = fan_input(e, f, &ctx);
+    f->effective = state_effective_input(e, f, &ctx);
     json_decref(ctx);
     if (!f->effective)
         return;
@@ -187,7 +134,7 @@ static bool number_value(json_t *v, double *out, bool integer)
 /* MaxConcurrency(Path), ToleratedFailureCount(Path), ToleratedFailurePercentage(Path). */
 static bool map_limits(asl_exec *e, frame *f, fanout *fan, json_t *ctx)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     asl_scope sc = {.input = f->effective, .context = ctx, .vars = f->vars};
     struct {
         const asl_num_field *n;
@@ -250,10 +197,10 @@ static bool map_limits(asl_exec *e, frame *f, fanout *fan, json_t *ctx)
 
 /* Groups items into batches as ItemBatcher says: {"Items":[...]} (plus
  * BatchInput). Returns the new item array (new reference) or NULL. */
-static json_t *make_batches(asl_exec *e, frame *f, json_t *items, json_t *ctx)
+static json_t *make_batches(asl_exec *e, frame *f, json_t *items, json_t **ctx)
 {
-    const asl_state *s = cur(f);
-    asl_scope sc = {.input = f->effective, .context = ctx, .vars = f->vars};
+    const asl_state *s = frame_state(f);
+    asl_scope sc = {.input = f->effective, .context = *ctx, .vars = f->vars};
     double max_items = 0, max_bytes = 0;
     const asl_num_field *nf[2] = {&s->max_items_per_batch, &s->max_bytes_per_batch};
     double *outs[2] = {&max_items, &max_bytes};
@@ -274,14 +221,8 @@ static json_t *make_batches(asl_exec *e, frame *f, json_t *items, json_t *ctx)
         json_decref(v);
     }
     json_t *batch_input = NULL;
-    if (s->batch_input) {
-        asl_err err = {0};
-        if (asl_tmpl_eval(s->batch_input, &sc, &e->rng, &batch_input, &err) != SF_OK) {
-            runtime_fail(e, f, err.cause ? err.cause : "BatchInput could not be evaluated");
-            asl_err_clear(&err);
-            return NULL;
-        }
-    }
+    if (s->batch_input && !(batch_input = state_apply_tmpl(e, f, s->batch_input, f->effective, ctx)))
+        return NULL;
     if (max_bytes <= 0 || max_bytes > ASL_PAYLOAD_MAX)
         max_bytes = ASL_PAYLOAD_MAX;
     json_t *batches = json_array(), *cur_items = NULL;
@@ -308,14 +249,42 @@ static json_t *make_batches(asl_exec *e, frame *f, json_t *items, json_t *ctx)
     return batches;
 }
 
+/* A copy of an ItemReader or ResultWriter with its Parameters resolved.
+ * NULL means the state has failed. */
+static json_t *resolved_spec(asl_exec *e, frame *f, json_t *spec, const asl_tmpl *params)
+{
+    json_t *copy = json_deep_copy(spec);
+    if (!copy) {
+        oom(e, f);
+        return NULL;
+    }
+    if (!params)
+        return copy;
+    json_t *ctx = NULL;
+    json_t *p = state_apply_tmpl(e, f, params, f->effective, &ctx);
+    json_decref(ctx);
+    if (!p) {
+        json_decref(copy);
+        return NULL;
+    }
+    json_object_set_new(copy, "Parameters", p);
+    return copy;
+}
+
+static void map_run_arn(const asl_exec *e, const frame *f, char *buf, size_t len)
+{
+    const char *run = f->fan && f->fan->run_name ? f->fan->run_name : frame_state(f)->name;
+    snprintf(buf, len, "%s/%s", e->s_exec_arn, run);
+}
+
 /* Items are known: set up the children and start launching. */
 static void map_begin(asl_exec *e, frame *f, json_t *items)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = s->uses_context ? exec_context(e, f, s, NULL) : NULL;
     json_t *owned = json_incref(items);
     if (s->item_batcher) {
-        json_t *b = make_batches(e, f, items, ctx);
+        json_t *b = make_batches(e, f, items, &ctx);
         json_decref(owned);
         owned = b;
         if (!owned) {
@@ -356,34 +325,21 @@ static void map_begin(asl_exec *e, frame *f, json_t *items)
 
 void fanout_start_map(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL;
     json_decref(f->effective);
-    f->effective = fan_input(e, f, &ctx);
+    f->effective = state_effective_input(e, f, &ctx);
     if (!f->effective) {
         json_decref(ctx);
         return;
     }
     if (s->item_reader) {
         /* The caller reads the items (object store); we wait for them. */
-        json_t *spec = json_deep_copy(s->item_reader);
-        if (spec && s->reader_params) {
-            if (s->uses_context && !ctx)
-                ctx = exec_context(e, f, s, NULL);
-            asl_scope sc = {.input = f->effective, .context = ctx, .vars = f->vars};
-            asl_err err = {0};
-            json_t *p = NULL;
-            if (asl_tmpl_eval(s->reader_params, &sc, &e->rng, &p, &err) != SF_OK) {
-                json_decref(spec);
-                json_decref(ctx);
-                runtime_fail(e, f, err.cause ? err.cause : "ItemReader Parameters failed");
-                asl_err_clear(&err);
-                return;
-            }
-            json_object_set_new(spec, "Parameters", p);
-        }
         json_decref(ctx);
-        if (!spec || !exec_new_task(e, f)) {
+        json_t *spec = resolved_spec(e, f, s->item_reader, s->reader_params);
+        if (!spec)
+            return;
+        if (!exec_new_task(e, f)) {
             json_decref(spec);
             oom(e, f);
             return;
@@ -436,23 +392,14 @@ void fanout_items_read(asl_exec *e, frame *f, json_t *items)
 /* The input of iteration i: ItemSelector applied with $$.Map.Item, or the item. */
 static json_t *iteration_input(asl_exec *e, frame *f, size_t i, json_t **item_ctx)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *item = json_array_get(f->fan->items, i);
     if (!s->parameters)
         return json_incref(item);
     json_t *mi = json_pack("{s:I,s:O}", "Index", (json_int_t)i, "Value", item);
-    json_t *ctx = exec_context(e, f, s, mi);
+    *item_ctx = exec_context(e, f, s, mi);
     json_decref(mi);
-    asl_scope sc = {.input = f->effective, .context = ctx, .vars = f->vars};
-    asl_err err = {0};
-    json_t *out = NULL;
-    if (asl_tmpl_eval(s->parameters, &sc, &e->rng, &out, &err) != SF_OK) {
-        runtime_fail(e, f, err.cause ? err.cause : "ItemSelector could not be evaluated");
-        asl_err_clear(&err);
-        out = NULL;
-    }
-    *item_ctx = ctx;
-    return out;
+    return state_apply_tmpl(e, f, s->parameters, f->effective, item_ctx);
 }
 
 static void map_complete(asl_exec *e, frame *f);
@@ -460,8 +407,8 @@ static void map_complete(asl_exec *e, frame *f);
 void fanout_launch(asl_exec *e, frame *f)
 {
     fanout *fan = f->fan;
-    const asl_state *s = cur(f);
-    if (!fan || fan->stopping || fan->writing)
+    const asl_state *s = frame_state(f);
+    if (!fan || fan->writing)
         return;
     if (fan->launched == fan->n) {
         if (fan->finished + fan->failed == fan->n)
@@ -473,18 +420,15 @@ void fanout_launch(asl_exec *e, frame *f)
     size_t i = fan->launched++;
     json_t *input, *ctx = NULL;
     const asl_sm *sm;
-    frame_kind kind;
     if (s->type == ASL_PARALLEL) {
         input = json_incref(f->effective);
         sm = &s->branches[i];
-        kind = FRAME_BRANCH;
     } else {
         input = iteration_input(e, f, i, &ctx);
         json_decref(ctx);
         if (!input)
             return;
         sm = s->iterator;
-        kind = FRAME_ITERATION;
         if (!fan->distributed) {
             /* A distributed Map's iterations are child executions with
              * histories of their own; only the Map Run shows here. */
@@ -493,7 +437,7 @@ void fanout_launch(asl_exec *e, frame *f)
                 ev->index = (int64_t)i;
         }
     }
-    frame *c = exec_frame_new(e, sm, f, kind, i, input, f->vars);
+    frame *c = exec_frame_new(e, sm, f, i, input, f->vars);
     json_decref(input);
     if (!c) {
         oom(e, f);
@@ -509,27 +453,14 @@ void fanout_launch(asl_exec *e, frame *f)
 /* Every child has ended: write results if asked, then leave the state. */
 static void map_complete(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     fanout *fan = f->fan;
     if (s->type == ASL_MAP && s->result_writer && !fan->writing) {
-        json_t *spec = json_deep_copy(s->result_writer);
-        if (spec && s->writer_params) {
-            json_t *ctx = s->uses_context ? exec_context(e, f, s, NULL) : NULL;
-            asl_scope sc = {.input = f->effective, .context = ctx, .vars = f->vars};
-            asl_err err = {0};
-            json_t *p = NULL;
-            sf_rc rc = asl_tmpl_eval(s->writer_params, &sc, &e->rng, &p, &err);
-            json_decref(ctx);
-            if (rc != SF_OK) {
-                json_decref(spec);
-                runtime_fail(e, f, err.cause ? err.cause : "ResultWriter Parameters failed");
-                asl_err_clear(&err);
-                return;
-            }
-            json_object_set_new(spec, "Parameters", p);
-        }
+        json_t *spec = resolved_spec(e, f, s->result_writer, s->writer_params);
+        if (!spec)
+            return;
         char arn[600];
-        snprintf(arn, sizeof arn, "%s/%s", e->s_exec_arn, fan->run_name ? fan->run_name : s->name);
+        map_run_arn(e, f, arn, sizeof arn);
         json_t *req = json_pack("{s:o,s:s,s:O}", "ResultWriter", spec, "MapRunArn", arn,
                                 "Results", fan->results);
         if (!req || !exec_new_task(e, f)) {
@@ -559,9 +490,8 @@ static void map_complete(asl_exec *e, frame *f)
 void fanout_results_written(asl_exec *e, frame *f, json_t *details)
 {
     fanout *fan = f->fan;
-    const asl_state *s = cur(f);
     char arn[600];
-    snprintf(arn, sizeof arn, "%s/%s", e->s_exec_arn, fan && fan->run_name ? fan->run_name : s->name);
+    map_run_arn(e, f, arn, sizeof arn);
     json_t *out = json_pack("{s:s,s:O}", "MapRunArn", arn, "ResultWriterDetails",
                             details ? details : json_null());
     if (fan && fan->distributed)
@@ -589,8 +519,8 @@ void fanout_child_done(asl_exec *e, frame *c, json_t *output)
     /* Keep the parent's event chain going from its child's last event. */
     if (c->prev_event > f->prev_event)
         f->prev_event = c->prev_event;
-    if (cur(f)->type == ASL_MAP && !fan->distributed) {
-        asl_event *ev = exec_event(e, f, ASL_EV_MAP_ITERATION_SUCCEEDED, 0, cur(f)->name, NULL);
+    if (frame_state(f)->type == ASL_MAP && !fan->distributed) {
+        asl_event *ev = exec_event(e, f, ASL_EV_MAP_ITERATION_SUCCEEDED, 0, frame_state(f)->name, NULL);
         if (ev)
             ev->index = (int64_t)i;
     }
@@ -615,7 +545,7 @@ void fanout_child_failed(asl_exec *e, frame *c, const char *error, const char *c
 {
     frame *f = c->parent;
     fanout *fan = f->fan;
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     size_t i = c->index;
     fan->live[i] = NULL;
     fan->running--;
@@ -641,7 +571,6 @@ void fanout_child_failed(asl_exec *e, frame *c, const char *error, const char *c
         return;
     }
     /* The state fails: stop every other child. */
-    fan->stopping = true;
     fanout_abort(e, f);
     if (s->distributed)
         exec_event(e, f, ASL_EV_MAP_RUN_FAILED, 0, NULL, NULL);

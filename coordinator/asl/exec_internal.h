@@ -7,8 +7,6 @@
 #include "exec.h"
 #include "rng.h"
 
-typedef enum { FRAME_TOP, FRAME_BRANCH, FRAME_ITERATION } frame_kind;
-
 typedef enum {
     F_RUN,      /* on the run stack: enter f->state */
     F_TASK,     /* waiting for a task (or an item read / result write) */
@@ -28,7 +26,6 @@ struct frame {
     json_t *vars;        /* variables in scope (owned object); copied on write */
     frame *parent;       /* NULL for the top frame */
     size_t index;        /* iteration or branch index in the parent */
-    frame_kind kind;
     frame_wait wait;
     bool queued;         /* on the run stack */
     bool history;        /* record events for this frame */
@@ -50,7 +47,6 @@ struct frame {
     frame *timed_prev, *timed_next; /* on the list of frames with a deadline */
     bool timed;
     fanout *fan;         /* F_CHILDREN */
-    json_t *map_item;    /* iteration: {"Index":i,"Value":v} for $$.Map.Item (owned) */
 };
 
 /* What a Parallel or Map state waits for. */
@@ -65,7 +61,6 @@ struct fanout {
     bool has_tolerated_count, has_tolerated_percent;
     double tolerated_count, tolerated_percent;
     asl_err err;         /* the first failure */
-    bool stopping;       /* a failure ended the state; no more launches */
     bool writing;        /* waiting for ResultWriter */
     char *run_name;      /* distributed: Map Run name */
 };
@@ -94,10 +89,15 @@ struct asl_exec {
     uint64_t next_task_id;
     asl_cmd *cmds;
     size_t n_cmds, cap_cmds;
-    size_t live_frames;
 };
 
 #define ASL_HISTORY_MAX 25000 /* AWS fails an execution whose history would grow past this */
+
+/* The state a frame is in. */
+static inline const asl_state *frame_state(const frame *f)
+{
+    return &f->sm->states[f->state];
+}
 
 /* exec.c */
 /* Appends an event and returns it (valid until the next append), or NULL
@@ -114,14 +114,24 @@ uint64_t exec_new_task(asl_exec *e, frame *f);
 void exec_forget_task(asl_exec *e, frame *f);
 sf_rc exec_command(asl_exec *e, asl_cmd_type type, uint64_t id, const char *state_name,
                    const char *resource, json_t *input);
-frame *exec_frame_new(asl_exec *e, const asl_sm *sm, frame *parent, frame_kind kind,
-                      size_t index, json_t *input, json_t *vars);
+frame *exec_frame_new(asl_exec *e, const asl_sm *sm, frame *parent, size_t index, json_t *input,
+                      json_t *vars);
 void exec_frame_free(asl_exec *e, frame *f);
 void exec_end(asl_exec *e, asl_exec_status st, json_t *output, const char *error,
               const char *cause);
 json_t *exec_context(asl_exec *e, frame *f, const asl_state *s, json_t *map_item);
 
 /* exec_state.c */
+/* Fails the current state with `error` and AWS's cause prefix naming the
+ * state and the event that entered it. */
+void state_runtime_error(asl_exec *e, frame *f, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* A template evaluated with $ = input (the context built into *ctx on first
+ * need; the caller releases it). NULL means the state has failed. */
+json_t *state_apply_tmpl(asl_exec *e, frame *f, const asl_tmpl *t, json_t *input, json_t **ctx);
+/* InputPath, then Parameters (not for Map, whose Parameters is its
+ * ItemSelector): the state's effective input. NULL means the state failed. */
+json_t *state_effective_input(asl_exec *e, frame *f, json_t **ctx);
 void state_enter(asl_exec *e, frame *f);
 void state_succeed(asl_exec *e, frame *f, json_t *result);
 void state_fail(asl_exec *e, frame *f, const char *error, const char *cause);

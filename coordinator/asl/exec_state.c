@@ -16,16 +16,7 @@
 
 #include "timestamp.h"
 
-static const asl_state *cur(const frame *f)
-{
-    return &f->sm->states[f->state];
-}
-
-/* Fails the current state with States.Runtime (or another engine error) and
- * AWS's prefix naming the state and the event that entered it. */
-static void runtime_error(asl_exec *e, frame *f, const char *error, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void runtime_error(asl_exec *e, frame *f, const char *error, const char *fmt, ...)
+void state_runtime_error(asl_exec *e, frame *f, const char *error, const char *fmt, ...)
 {
     char *what = NULL, *cause = NULL;
     va_list ap;
@@ -35,7 +26,7 @@ static void runtime_error(asl_exec *e, frame *f, const char *error, const char *
     va_end(ap);
     if (asprintf(&cause,
                  "An error occurred while executing the state '%s' (entered at the event id #%lld). %s",
-                 cur(f)->name, (long long)f->entered_event, what ? what : "") < 0)
+                 frame_state(f)->name, (long long)f->entered_event, what ? what : "") < 0)
         cause = NULL;
     state_fail(e, f, error, cause);
     free(what);
@@ -44,7 +35,7 @@ static void runtime_error(asl_exec *e, frame *f, const char *error, const char *
 
 static void fail_with(asl_exec *e, frame *f, asl_err *err)
 {
-    runtime_error(e, f, err->error ? err->error : "States.Runtime", "%s",
+    state_runtime_error(e, f, err->error ? err->error : "States.Runtime", "%s",
                   err->cause ? err->cause : "");
     asl_err_clear(err);
 }
@@ -68,7 +59,7 @@ bool state_check_size(asl_exec *e, frame *f, json_t *v, const char *what)
 /* The scope a state's fields see: $ = input, $$ when needed, variables. */
 static asl_scope scope_of(asl_exec *e, frame *f, json_t *input, json_t **ctx)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     if (s->uses_context && !*ctx)
         *ctx = exec_context(e, f, s, NULL);
     asl_scope sc = {.input = input, .context = *ctx, .vars = f->vars};
@@ -89,16 +80,15 @@ static json_t *apply_path(asl_exec *e, frame *f, const asl_opt_path *p, json_t *
     char norm[512];
     asl_path_normalized(p->path, norm, sizeof norm);
     if (asl_path_root_kind(p->path) == ASL_ROOT_VAR && asl_path_is_root(p->path))
-        runtime_error(e, f, "States.Runtime", "The variable '%s' is not defined",
+        state_runtime_error(e, f, "States.Runtime", "The variable '%s' is not defined",
                       asl_path_var(p->path));
     else
-        runtime_error(e, f, "States.Runtime", "Invalid path '%s' : No results for path: %s",
+        state_runtime_error(e, f, "States.Runtime", "Invalid path '%s' : No results for path: %s",
                       asl_path_text(p->path), norm);
     return NULL;
 }
 
-/* Evaluates a template with $ = input. NULL return means the state failed. */
-static json_t *apply_tmpl(asl_exec *e, frame *f, const asl_tmpl *t, json_t *input, json_t **ctx)
+json_t *state_apply_tmpl(asl_exec *e, frame *f, const asl_tmpl *t, json_t *input, json_t **ctx)
 {
     asl_scope sc = scope_of(e, f, input, ctx);
     asl_err err = {0};
@@ -109,14 +99,13 @@ static json_t *apply_tmpl(asl_exec *e, frame *f, const asl_tmpl *t, json_t *inpu
     return NULL;
 }
 
-/* InputPath then Parameters: the state's effective input. */
-static json_t *effective_input(asl_exec *e, frame *f, json_t **ctx)
+json_t *state_effective_input(asl_exec *e, frame *f, json_t **ctx)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *v = apply_path(e, f, &s->input_path, f->input, ctx);
     if (!v || !s->parameters || s->type == ASL_MAP)
         return v;
-    json_t *p = apply_tmpl(e, f, s->parameters, v, ctx);
+    json_t *p = state_apply_tmpl(e, f, s->parameters, v, ctx);
     json_decref(v);
     return p;
 }
@@ -141,14 +130,6 @@ static void frame_fail(asl_exec *e, frame *f, const char *error, const char *cau
         fanout_child_failed(e, f, error, cause);
 }
 
-/* Evaluates an Assign block. Returns a new object of assignments, or NULL
- * after failing the state. */
-static json_t *eval_assign(asl_exec *e, frame *f, const asl_tmpl *assign, json_t *input,
-                           json_t **ctx)
-{
-    return apply_tmpl(e, f, assign, input, ctx);
-}
-
 /* Variables are shared between frames until one writes: copy on write. */
 static void commit_assign(frame *f, json_t *assigned)
 {
@@ -167,7 +148,7 @@ static void commit_assign(frame *f, json_t *assigned)
 /* Leaves the state with output and goes to next (-1: the frame ends). */
 static void leave(asl_exec *e, frame *f, json_t *output, json_t *assigned, int next)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     if (output != f->input && !state_check_size(e, f, output, "output")) {
         json_decref(output);
         json_decref(assigned);
@@ -196,15 +177,15 @@ static void leave(asl_exec *e, frame *f, json_t *output, json_t *assigned, int n
  * is borrowed. */
 static void finish(asl_exec *e, frame *f, json_t *result, const asl_tmpl *assign, int next)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL, *sel = NULL, *assigned = NULL, *merged = NULL, *out = NULL;
     if (s->result_selector) {
-        sel = apply_tmpl(e, f, s->result_selector, result, &ctx);
+        sel = state_apply_tmpl(e, f, s->result_selector, result, &ctx);
         if (!sel)
             goto done;
         result = sel;
     }
-    if (assign && !(assigned = eval_assign(e, f, assign, result, &ctx)))
+    if (assign && !(assigned = state_apply_tmpl(e, f, assign, result, &ctx)))
         goto done;
     if (s->result_path.is_null) {
         merged = json_incref(f->input);
@@ -238,7 +219,7 @@ done:
 
 void state_succeed(asl_exec *e, frame *f, json_t *result)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK && !state_check_size(e, f, result, "task result"))
         return;
     finish(e, f, result, s->assign, s->next);
@@ -267,7 +248,7 @@ static bool error_matches(char **names, size_t n, const char *error)
 
 static bool try_retry(asl_exec *e, frame *f, const char *error)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     for (size_t i = 0; i < s->n_retry; i++) {
         const asl_retrier *r = &s->retry[i];
         if (!error_matches(r->errors, r->n_errors, error))
@@ -292,7 +273,7 @@ static bool try_retry(asl_exec *e, frame *f, const char *error)
 
 static bool try_catch(asl_exec *e, frame *f, const char *error, const char *cause)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     for (size_t i = 0; i < s->n_catch; i++) {
         const asl_catcher *c = &s->catch_[i];
         if (!error_matches(c->errors, c->n_errors, error))
@@ -303,7 +284,7 @@ static bool try_catch(asl_exec *e, frame *f, const char *error, const char *caus
         if (cause)
             json_object_set_new(eo, "Cause", json_string(cause));
         json_t *ctx = NULL, *assigned = NULL, *out = NULL;
-        if (c->assign && !(assigned = eval_assign(e, f, c->assign, eo, &ctx))) {
+        if (c->assign && !(assigned = state_apply_tmpl(e, f, c->assign, eo, &ctx))) {
             json_decref(eo);
             json_decref(ctx);
             return true; /* the state failed again, with the Assign error */
@@ -329,7 +310,7 @@ static bool try_catch(asl_exec *e, frame *f, const char *error, const char *caus
 
 void state_fail(asl_exec *e, frame *f, const char *error, const char *cause)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK || s->type == ASL_PARALLEL || s->type == ASL_MAP) {
         bool children_failed = f->children_failed;
         f->children_failed = false;
@@ -361,7 +342,7 @@ static int64_t seconds_field(asl_exec *e, frame *f, const asl_num_field *n, cons
     if (asl_path_eval_scope(n->path, &sc, &v) != SF_OK || !json_is_integer(v) ||
         json_integer_value(v) <= 0) {
         json_decref(v);
-        runtime_error(e, f, "States.Runtime",
+        state_runtime_error(e, f, "States.Runtime",
                       "The %sPath field '%s' must reference a positive integer", name,
                       asl_path_text(n->path));
         return -1;
@@ -373,7 +354,7 @@ static int64_t seconds_field(asl_exec *e, frame *f, const asl_num_field *n, cons
 
 static void schedule_task(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL;
     int64_t timeout = seconds_field(e, f, &s->timeout, "TimeoutSeconds", &ctx);
     int64_t heartbeat = timeout < 0 ? -1 : seconds_field(e, f, &s->heartbeat, "HeartbeatSeconds", &ctx);
@@ -417,13 +398,13 @@ static char *new_token(asl_exec *e)
 
 static void enter_task(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     size_t rl = strlen(s->resource);
     bool wants_token = rl > 17 && strcmp(s->resource + rl - 17, ".waitForTaskToken") == 0;
     if (wants_token)
         f->token = new_token(e);
     json_t *ctx = NULL;
-    f->effective = effective_input(e, f, &ctx);
+    f->effective = state_effective_input(e, f, &ctx);
     json_decref(ctx);
     if (!f->effective || !state_check_size(e, f, f->effective, "task input"))
         return;
@@ -432,7 +413,7 @@ static void enter_task(asl_exec *e, frame *f)
 
 void state_retry_now(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK) {
         size_t rl = strlen(s->resource);
         if (rl > 17 && strcmp(s->resource + rl - 17, ".waitForTaskToken") == 0)
@@ -449,7 +430,7 @@ void state_retry_now(asl_exec *e, frame *f)
 
 static void enter_choice(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL;
     json_t *in = apply_path(e, f, &s->input_path, f->input, &ctx);
     if (!in)
@@ -495,7 +476,7 @@ static bool wait_seconds(json_t *v, int64_t *out)
 
 static void enter_wait(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL, *v = NULL;
     f->effective = apply_path(e, f, &s->input_path, f->input, &ctx);
     if (!f->effective)
@@ -509,7 +490,7 @@ static void enter_wait(asl_exec *e, frame *f)
         if (asl_path_eval_scope(s->timestamp_path, &sc, &v) != SF_OK || !json_is_string(v) ||
             !asl_timestamp_parse(json_string_value(v), &ns)) {
             char *t = v ? (json_is_string(v) ? strdup(json_string_value(v)) : asl_json_text(v)) : NULL;
-            runtime_error(e, f, "States.Runtime",
+            state_runtime_error(e, f, "States.Runtime",
                           "The TimestampPath parameter does not reference a valid ISO-8601 "
                           "extended offset date-time format string: %s == %s",
                           asl_path_text(s->timestamp_path), t ? t : "null");
@@ -521,14 +502,14 @@ static void enter_wait(asl_exec *e, frame *f)
         int64_t secs;
         if (asl_path_eval_scope(s->seconds.path, &sc, &v) != SF_OK || !wait_seconds(v, &secs)) {
             char *t = v ? asl_json_text(v) : NULL;
-            runtime_error(e, f, "States.Runtime",
+            state_runtime_error(e, f, "States.Runtime",
                           "The SecondsPath parameter cannot be parsed as a long value: %s == %s",
                           asl_path_text(s->seconds.path), t ? t : "null");
             free(t);
             goto out;
         }
         if (secs < 0) {
-            runtime_error(e, f, "States.Runtime",
+            state_runtime_error(e, f, "States.Runtime",
                           "The SecondsPath parameter references a negative value: %s == %lld",
                           asl_path_text(s->seconds.path), (long long)secs);
             goto out;
@@ -548,7 +529,7 @@ out:
 
 static void enter_fail(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     json_t *ctx = NULL, *ev = NULL, *cv = NULL;
     asl_scope sc = scope_of(e, f, f->input, &ctx);
     asl_err err = {0};
@@ -567,7 +548,7 @@ static void enter_fail(asl_exec *e, frame *f)
     frame_fail(e, f, error, cause);
     goto out;
 bad:
-    runtime_error(e, f, err.error ? err.error : "States.Runtime", "%s", err.cause ? err.cause : "");
+    state_runtime_error(e, f, err.error ? err.error : "States.Runtime", "%s", err.cause ? err.cause : "");
     asl_err_clear(&err);
 out:
     json_decref(ctx);
@@ -577,7 +558,7 @@ out:
 
 static void enter_pass(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     /* Fast path: a Pass that only moves its input on. */
     if (!s->input_path.path && !s->input_path.is_null && !s->parameters && !s->result &&
         !s->result_path.path && !s->result_path.is_null && !s->output_path.path &&
@@ -586,7 +567,7 @@ static void enter_pass(asl_exec *e, frame *f)
         return;
     }
     json_t *ctx = NULL;
-    json_t *eff = effective_input(e, f, &ctx);
+    json_t *eff = state_effective_input(e, f, &ctx);
     json_decref(ctx);
     if (!eff)
         return;
@@ -604,13 +585,13 @@ void state_timer(asl_exec *e, frame *f)
     /* A Wait state's time has come. */
     json_t *eff = f->effective;
     f->effective = NULL;
-    finish(e, f, eff, cur(f)->assign, cur(f)->next);
+    finish(e, f, eff, frame_state(f)->assign, frame_state(f)->next);
     json_decref(eff);
 }
 
 void state_enter(asl_exec *e, frame *f)
 {
-    const asl_state *s = cur(f);
+    const asl_state *s = frame_state(f);
     e->transitions++;
     /* Without a history to fill, a loop of Pass and Choice states would
      * run forever inside one call. AWS bounds every execution (a
