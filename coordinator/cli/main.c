@@ -149,19 +149,16 @@ static int cmd_run(int argc, char **argv)
             history = 1;
         } else if (strcmp(a, "--virtual-time") == 0) {
             virt = 1;
-        } else if ((strcmp(a, "--input") == 0 || strcmp(a, "--functions") == 0 ||
-                    strcmp(a, "--data-root") == 0)) {
+        } else if (strcmp(a, "--input") == 0 || strcmp(a, "--functions") == 0 ||
+                   strcmp(a, "--data-root") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "statefleet: %s needs a value\n", a);
                 return 2;
             }
-            const char *v = argv[++i];
-            if (a[2] == 'i')
-                input_arg = v;
-            else if (a[2] == 'f')
-                functions = v;
-            else
-                data_root = v;
+            const char **slot = strcmp(a, "--input") == 0       ? &input_arg
+                                : strcmp(a, "--functions") == 0 ? &functions
+                                                                : &data_root;
+            *slot = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "statefleet: unknown option %s\n", a);
             usage(stderr);
