@@ -141,6 +141,7 @@ void exec_forget_task(asl_exec *e, frame *f)
     if (f->task_id && f->task_id < e->cap_tasks && e->tasks[f->task_id] == f)
         e->tasks[f->task_id] = NULL;
     f->task_id = 0;
+    f->started = false;
     f->timeout_at = f->heartbeat_at = 0;
     free(f->token);
     f->token = NULL;
@@ -377,15 +378,45 @@ static frame *task_frame(asl_exec *e, uint64_t id)
     return e->tasks[id];
 }
 
-/* Records a task's event: AWS names it LambdaFunction* for a legacy
- * Lambda ARN and Task* (with the resource) for everything else. */
-asl_event *exec_task_event(asl_exec *e, frame *f, asl_event_type lambda_type,
-                           asl_event_type task_type, json_t *data, const char *error,
+/* arn:<partition>:states:<region>:<account>:activity:<name> */
+static bool is_activity_arn(const char *r)
+{
+    const char *field[7];
+    int n = 0;
+    field[n++] = r;
+    for (const char *p = r; *p && n < 7; p++)
+        if (*p == ':')
+            field[n++] = p + 1;
+    return n == 7 && strncmp(field[0], "arn:", 4) == 0 && strncmp(field[2], "states:", 7) == 0 &&
+           strncmp(field[5], "activity:", 9) == 0 && field[6][0] != '\0';
+}
+
+/* AWS names a task's events LambdaFunction* for a legacy Lambda ARN,
+ * Activity* for an activity ARN and Task* (with the resource) for every
+ * service integration. */
+resource_kind exec_resource_kind(const char *resource)
+{
+    if (!resource)
+        return RES_TASK;
+    if (strncmp(resource, "arn:aws:lambda:", 15) == 0)
+        return RES_LAMBDA;
+    return is_activity_arn(resource) ? RES_ACTIVITY : RES_TASK;
+}
+
+asl_event *exec_task_event(asl_exec *e, frame *f, task_phase phase, json_t *data, const char *error,
                            const char *cause)
 {
+    static const asl_event_type types[][5] = {
+        [RES_TASK] = {ASL_EV_TASK_SCHEDULED, ASL_EV_TASK_STARTED, ASL_EV_TASK_SUCCEEDED,
+                      ASL_EV_TASK_FAILED, ASL_EV_TASK_TIMED_OUT},
+        [RES_LAMBDA] = {ASL_EV_LAMBDA_SCHEDULED, ASL_EV_LAMBDA_STARTED, ASL_EV_LAMBDA_SUCCEEDED,
+                        ASL_EV_LAMBDA_FAILED, ASL_EV_LAMBDA_TIMED_OUT},
+        [RES_ACTIVITY] = {ASL_EV_ACTIVITY_SCHEDULED, ASL_EV_ACTIVITY_STARTED,
+                          ASL_EV_ACTIVITY_SUCCEEDED, ASL_EV_ACTIVITY_FAILED,
+                          ASL_EV_ACTIVITY_TIMED_OUT},
+    };
     const asl_state *s = frame_state(f);
-    bool lambda = s->resource && strncmp(s->resource, "arn:aws:lambda:", 15) == 0;
-    asl_event *ev = exec_event(e, f, lambda ? lambda_type : task_type, 0, NULL, data);
+    asl_event *ev = exec_event(e, f, types[exec_resource_kind(s->resource)][phase], 0, NULL, data);
     if (!ev)
         return NULL;
     ev->resource = s->resource;
@@ -394,14 +425,30 @@ asl_event *exec_task_event(asl_exec *e, frame *f, asl_event_type lambda_type,
     return ev;
 }
 
-sf_rc asl_exec_task_started(asl_exec *e, uint64_t id, int64_t now_ms)
+sf_rc asl_exec_task_started(asl_exec *e, uint64_t id, const char *worker_name, int64_t now_ms)
 {
     frame *f = task_frame(e, id);
     if (!f)
         return SF_ENOTFOUND;
+    if (f->started)
+        return SF_ESTATE; /* a second Started event would corrupt the history */
     e->now = now_ms;
-    if (f->sm->states[f->state].type == ASL_TASK)
-        exec_task_event(e, f, ASL_EV_LAMBDA_STARTED, ASL_EV_TASK_STARTED, NULL, NULL, NULL);
+    f->started = true;
+    const asl_state *s = frame_state(f);
+    if (s->type != ASL_TASK)
+        return SF_OK;
+    bool activity = exec_resource_kind(s->resource) == RES_ACTIVITY;
+    asl_event *ev = exec_task_event(e, f, TP_STARTED, NULL, NULL, NULL);
+    if (ev && activity && worker_name) {
+        ev->owned_name = strdup(worker_name);
+        ev->name = ev->owned_name;
+    }
+    /* An activity may wait long for a poller; its heartbeat clock runs from
+     * the moment GetActivityTask hands out its token. */
+    if (activity && f->heartbeat_s > 0) {
+        f->heartbeat_at = e->now + f->heartbeat_s * 1000;
+        exec_set_timer(e, f);
+    }
     return SF_OK;
 }
 
@@ -421,7 +468,7 @@ sf_rc asl_exec_task_succeeded(asl_exec *e, uint64_t id, json_t *output, int64_t 
             fanout_items_read(e, f, output);
         return after(e);
     }
-    exec_task_event(e, f, ASL_EV_LAMBDA_SUCCEEDED, ASL_EV_TASK_SUCCEEDED, output, NULL, NULL);
+    exec_task_event(e, f, TP_SUCCEEDED, output, NULL, NULL);
     state_succeed(e, f, output);
     return after(e);
 }
@@ -436,7 +483,7 @@ sf_rc asl_exec_task_failed(asl_exec *e, uint64_t id, const char *error, const ch
     exec_forget_task(e, f);
     const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK)
-        exec_task_event(e, f, ASL_EV_LAMBDA_FAILED, ASL_EV_TASK_FAILED, NULL, error, cause);
+        exec_task_event(e, f, TP_FAILED, NULL, error, cause);
     state_fail(e, f, error ? error : "States.TaskFailed", cause);
     return after(e);
 }
@@ -447,20 +494,24 @@ sf_rc asl_exec_task_heartbeat(asl_exec *e, uint64_t id, int64_t now_ms)
     if (!f)
         return SF_ENOTFOUND;
     e->now = now_ms;
-    if (f->heartbeat_s > 0)
+    if (f->heartbeat_s > 0) {
         f->heartbeat_at = now_ms + f->heartbeat_s * 1000;
+        exec_set_timer(e, f); /* an activity's clock may not have run yet */
+    }
     return SF_OK;
 }
 
-/* Times a task out: the worker is told to stop and the state fails. */
-static void task_timed_out(asl_exec *e, frame *f, const char *error)
+/* Times a task out: the worker is told to stop and the state fails. AWS
+ * records a missed heartbeat as States.Timeout, like TimeoutSeconds, yet a
+ * Retry or Catch naming States.HeartbeatTimeout matches it too. */
+static void task_timed_out(asl_exec *e, frame *f, bool heartbeat)
 {
     uint64_t id = f->task_id;
     const asl_state *s = frame_state(f);
     exec_forget_task(e, f);
     exec_command(e, ASL_CMD_CANCEL_TASK, id, s->name, s->resource, NULL);
-    exec_task_event(e, f, ASL_EV_LAMBDA_TIMED_OUT, ASL_EV_TASK_TIMED_OUT, NULL, error, NULL);
-    state_fail(e, f, error, NULL);
+    exec_task_event(e, f, TP_TIMED_OUT, NULL, "States.Timeout", NULL);
+    state_fail_as(e, f, "States.Timeout", NULL, heartbeat ? "States.HeartbeatTimeout" : NULL);
 }
 
 sf_rc asl_exec_tick(asl_exec *e, int64_t now_ms)
@@ -488,9 +539,9 @@ sf_rc asl_exec_tick(asl_exec *e, int64_t now_ms)
             exec_clear_timer(e, due);
             state_timer(e, due);
         } else if (due->timeout_at && due->timeout_at <= e->now) {
-            task_timed_out(e, due, "States.Timeout");
+            task_timed_out(e, due, false);
         } else {
-            task_timed_out(e, due, "States.HeartbeatTimeout");
+            task_timed_out(e, due, true);
         }
         run(e);
     }
@@ -556,4 +607,29 @@ const asl_history *asl_exec_history(const asl_exec *e)
 uint64_t asl_exec_transitions(const asl_exec *e)
 {
     return e->transitions;
+}
+
+bool asl_exec_task_is_open(const asl_exec *e, uint64_t id)
+{
+    /* exec_forget_task and exec_end clear the slot when a task closes. */
+    return id > 0 && id < e->cap_tasks && e->tasks[id] != NULL;
+}
+
+bool asl_exec_task_was_started(const asl_exec *e, uint64_t id)
+{
+    return asl_exec_task_is_open(e, id) && e->tasks[id]->started;
+}
+
+uint64_t asl_exec_task_by_token(const asl_exec *e, const char *token)
+{
+    if (!token)
+        return 0;
+    /* A linear scan: tokens are looked up once per SendTask* call, and an
+     * index would cost every task on the hot path. */
+    for (uint64_t id = 1; id <= e->next_task_id && id < e->cap_tasks; id++) {
+        const frame *f = e->tasks[id];
+        if (f && f->token && strcmp(f->token, token) == 0)
+            return id;
+    }
+    return 0;
 }

@@ -47,6 +47,14 @@ typedef struct asl_exec_opts {
     const char *role_arn;  /* $$.Execution.RoleArn */
     uint64_t seed;         /* for States.UUID, MathRandom, jitter and task tokens */
     bool no_history;       /* keep no history events (benchmarks, huge runs) */
+    /* Optional: turns each raw task token the engine mints into the one the
+     * world sees ($$.Task.Token, asl_cmd.token, asl_exec_task_by_token), e.g.
+     * by appending an HMAC. Returns a malloc'd string the engine then owns and
+     * frees, or NULL (treated as out of memory). It is called exactly once
+     * per token, in the same order on every run with the same calls, so it
+     * must be deterministic for a replay to mint the same tokens. */
+    char *(*seal_token)(void *ctx, const char *raw);
+    void *seal_ctx;
 } asl_exec_opts;
 
 typedef enum {
@@ -67,7 +75,8 @@ typedef struct asl_cmd {
     json_t *input;          /* owned reference */
     int64_t timeout_s;      /* RUN_TASK: 0 = none (the engine enforces it too) */
     int64_t heartbeat_s;    /* RUN_TASK: 0 = none */
-    char *token;            /* RUN_TASK: $$.Task.Token; owned */
+    char *token;            /* RUN_TASK: the task token (sealed), owned; set for
+                               .waitForTaskToken and activity resources, else NULL */
     int attempt;            /* RUN_TASK: 0 for the first try, then retries */
 } asl_cmd;
 
@@ -81,8 +90,11 @@ sf_rc asl_exec_new(const asl_machine *m, json_t *input, const asl_exec_opts *o, 
 void asl_exec_destroy(asl_exec **e);
 
 sf_rc asl_exec_start(asl_exec *e, int64_t now_ms);
-/* The worker picked the task up (TaskStarted). */
-sf_rc asl_exec_task_started(asl_exec *e, uint64_t task_id, int64_t now_ms);
+/* The worker picked the task up (TaskStarted, LambdaFunctionStarted, or
+ * ActivityStarted with worker_name, which may be NULL, as its workerName).
+ * An activity's heartbeat clock starts here, not while it waits for a
+ * poller. SF_ESTATE when the task was already started. */
+sf_rc asl_exec_task_started(asl_exec *e, uint64_t task_id, const char *worker_name, int64_t now_ms);
 sf_rc asl_exec_task_succeeded(asl_exec *e, uint64_t task_id, json_t *output, int64_t now_ms);
 sf_rc asl_exec_task_failed(asl_exec *e, uint64_t task_id, const char *error, const char *cause,
                            int64_t now_ms);
@@ -106,5 +118,15 @@ const char *asl_exec_cause(const asl_exec *e);
 const asl_history *asl_exec_history(const asl_exec *e);
 /* State transitions so far (each state entered counts one). */
 uint64_t asl_exec_transitions(const asl_exec *e);
+
+/* What a coordinator asks after replaying an execution, to know which
+ * commands still wait on the world. A task is open from its command
+ * (RUN_TASK, READ_ITEMS, WRITE_RESULTS) until it is answered, times out, or
+ * is cancelled (which includes the execution ending). */
+bool asl_exec_task_is_open(const asl_exec *e, uint64_t task_id);
+/* Open, and asl_exec_task_started was called for it. */
+bool asl_exec_task_was_started(const asl_exec *e, uint64_t task_id);
+/* The open task whose (sealed) token this is, or 0. */
+uint64_t asl_exec_task_by_token(const asl_exec *e, const char *token);
 
 #endif

@@ -39,7 +39,8 @@ struct frame {
     int *retry_count;    /* per retrier of the current state */
     int retry_total;     /* $$.State.RetryCount */
     uint64_t task_id;    /* F_TASK */
-    char *token;         /* F_TASK with .waitForTaskToken */
+    bool started;        /* F_TASK: the worker picked it up (asl_exec_task_started) */
+    char *token;         /* F_TASK with .waitForTaskToken or an activity */
     int64_t wake_at;     /* F_TIMER */
     int64_t timeout_at;  /* F_TASK: 0 = none */
     int64_t heartbeat_at;
@@ -99,13 +100,22 @@ static inline const asl_state *frame_state(const frame *f)
     return &f->sm->states[f->state];
 }
 
+/* What a Task's Resource names: AWS records each kind's life under its own
+ * event types (Task*, LambdaFunction*, Activity*). */
+typedef enum { RES_TASK, RES_LAMBDA, RES_ACTIVITY } resource_kind;
+
+/* A moment in a task's life, recorded by exec_task_event. */
+typedef enum { TP_SCHEDULED, TP_STARTED, TP_SUCCEEDED, TP_FAILED, TP_TIMED_OUT } task_phase;
+
 /* exec.c */
 /* Appends an event and returns it (valid until the next append), or NULL
  * when this frame keeps no history. */
 asl_event *exec_event(asl_exec *e, frame *f, asl_event_type type, int state_type,
                       const char *name, json_t *data);
-asl_event *exec_task_event(asl_exec *e, frame *f, asl_event_type lambda_type,
-                           asl_event_type task_type, json_t *data, const char *error,
+resource_kind exec_resource_kind(const char *resource);
+/* Records a phase of the frame's task under the event type its Resource's
+ * kind calls for; error and cause are copied. */
+asl_event *exec_task_event(asl_exec *e, frame *f, task_phase phase, json_t *data, const char *error,
                            const char *cause);
 void exec_push(asl_exec *e, frame *f);
 void exec_set_timer(asl_exec *e, frame *f);
@@ -135,6 +145,10 @@ json_t *state_effective_input(asl_exec *e, frame *f, json_t **ctx);
 void state_enter(asl_exec *e, frame *f);
 void state_succeed(asl_exec *e, frame *f, json_t *result);
 void state_fail(asl_exec *e, frame *f, const char *error, const char *cause);
+/* state_fail, where a Retry or Catch naming `alias` (NULL: none) matches
+ * too: a missed heartbeat fails as States.Timeout, yet States.HeartbeatTimeout
+ * catches it. */
+void state_fail_as(asl_exec *e, frame *f, const char *error, const char *cause, const char *alias);
 void state_timer(asl_exec *e, frame *f);
 void state_retry_now(asl_exec *e, frame *f);
 bool state_check_size(asl_exec *e, frame *f, json_t *v, const char *what);

@@ -227,7 +227,7 @@ void state_succeed(asl_exec *e, frame *f, json_t *result)
 
 /* ---- errors: Retry, Catch ---------------------------------------------- */
 
-static bool error_matches(char **names, size_t n, const char *error)
+static bool error_matches(char **names, size_t n, const char *error, const char *alias)
 {
     /* States.Runtime and States.DataLimitExceeded are terminal: the
      * wildcards do not match them. States.TaskFailed matches every error
@@ -235,7 +235,7 @@ static bool error_matches(char **names, size_t n, const char *error)
     bool terminal = strcmp(error, "States.Runtime") == 0 ||
                     strcmp(error, "States.DataLimitExceeded") == 0;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], error) == 0)
+        if (strcmp(names[i], error) == 0 || (alias && strcmp(names[i], alias) == 0))
             return true;
         if (!terminal && strcmp(names[i], "States.ALL") == 0)
             return true;
@@ -246,12 +246,12 @@ static bool error_matches(char **names, size_t n, const char *error)
     return false;
 }
 
-static bool try_retry(asl_exec *e, frame *f, const char *error)
+static bool try_retry(asl_exec *e, frame *f, const char *error, const char *alias)
 {
     const asl_state *s = frame_state(f);
     for (size_t i = 0; i < s->n_retry; i++) {
         const asl_retrier *r = &s->retry[i];
-        if (!error_matches(r->errors, r->n_errors, error))
+        if (!error_matches(r->errors, r->n_errors, error, alias))
             continue;
         if (!f->retry_count || f->retry_count[i] >= r->max_attempts)
             return false; /* the first matching retrier decides */
@@ -271,12 +271,13 @@ static bool try_retry(asl_exec *e, frame *f, const char *error)
     return false;
 }
 
-static bool try_catch(asl_exec *e, frame *f, const char *error, const char *cause)
+static bool try_catch(asl_exec *e, frame *f, const char *error, const char *cause,
+                      const char *alias)
 {
     const asl_state *s = frame_state(f);
     for (size_t i = 0; i < s->n_catch; i++) {
         const asl_catcher *c = &s->catch_[i];
-        if (!error_matches(c->errors, c->n_errors, error))
+        if (!error_matches(c->errors, c->n_errors, error, alias))
             continue;
         json_t *eo = json_pack("{s:s}", "Error", error);
         if (!eo)
@@ -310,18 +311,23 @@ static bool try_catch(asl_exec *e, frame *f, const char *error, const char *caus
 
 void state_fail(asl_exec *e, frame *f, const char *error, const char *cause)
 {
+    state_fail_as(e, f, error, cause, NULL);
+}
+
+void state_fail_as(asl_exec *e, frame *f, const char *error, const char *cause, const char *alias)
+{
     const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK || s->type == ASL_PARALLEL || s->type == ASL_MAP) {
         bool children_failed = f->children_failed;
         f->children_failed = false;
-        if (try_retry(e, f, error))
+        if (try_retry(e, f, error, alias))
             return;
         /* AWS records the fan-out's failure only when its children failed
          * and no retry follows. */
         if (children_failed)
             exec_event(e, f, s->type == ASL_PARALLEL ? ASL_EV_PARALLEL_FAILED : ASL_EV_MAP_FAILED,
                        0, NULL, NULL);
-        if (try_catch(e, f, error, cause))
+        if (try_catch(e, f, error, cause, alias))
             return;
     }
     frame_fail(e, f, error, cause);
@@ -365,48 +371,82 @@ static void schedule_task(asl_exec *e, frame *f)
         frame_fail(e, f, "States.Runtime", "out of memory");
         return;
     }
-    asl_event *ev = exec_task_event(e, f, ASL_EV_LAMBDA_SCHEDULED, ASL_EV_TASK_SCHEDULED,
-                                    f->effective, NULL, NULL);
+    asl_event *ev = exec_task_event(e, f, TP_SCHEDULED, f->effective, NULL, NULL);
     if (ev) {
         ev->index = timeout;
         ev->extra = heartbeat;
     }
-    exec_command(e, ASL_CMD_RUN_TASK, f->task_id, s->name, s->resource, f->effective);
+    /* Without its token the task could never be answered: out of memory. */
+    char *token = f->token ? strdup(f->token) : NULL;
+    if ((f->token && !token) || exec_command(e, ASL_CMD_RUN_TASK, f->task_id, s->name, s->resource,
+                                             f->effective) != SF_OK) {
+        free(token);
+        exec_forget_task(e, f);
+        frame_fail(e, f, "States.Runtime", "out of memory");
+        return;
+    }
     asl_cmd *c = &e->cmds[e->n_cmds - 1];
     c->timeout_s = timeout;
     c->heartbeat_s = heartbeat;
     c->attempt = f->retry_total;
-    c->token = f->token ? strdup(f->token) : NULL;
+    c->token = token;
     f->wait = F_TASK;
     f->timeout_at = timeout > 0 ? e->now + timeout * 1000 : 0;
     f->heartbeat_s = heartbeat;
-    f->heartbeat_at = heartbeat > 0 ? e->now + heartbeat * 1000 : 0;
+    /* An activity's heartbeat clock starts with ActivityStarted. */
+    bool waits_for_poller = exec_resource_kind(s->resource) == RES_ACTIVITY;
+    f->heartbeat_at = heartbeat > 0 && !waits_for_poller ? e->now + heartbeat * 1000 : 0;
     if (f->timeout_at || f->heartbeat_at)
         exec_set_timer(e, f);
 }
 
 /* A task token: unique per execution and task, derived from the seeded
- * generator so that replay reproduces it. The coordinator signs it. */
+ * generator so that replay reproduces it, then sealed by the coordinator's
+ * hook (deterministic too), called once per token. NULL: out of memory. */
 static char *new_token(asl_exec *e)
 {
     char *t = NULL;
     uint64_t a = asl_rng_next(&e->rng), b = asl_rng_next(&e->rng);
     if (asprintf(&t, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b) < 0)
         return NULL;
-    return t;
+    if (!e->opts.seal_token)
+        return t;
+    char *sealed = e->opts.seal_token(e->opts.seal_ctx, t);
+    free(t);
+    return sealed;
 }
 
-static void enter_task(asl_exec *e, frame *f)
+/* A .waitForTaskToken task hands its token on in $$.Task.Token; an activity
+ * hands it to the worker that polls GetActivityTask. */
+static bool wants_token(const char *resource)
+{
+    size_t rl = strlen(resource);
+    return (rl > 17 && strcmp(resource + rl - 17, ".waitForTaskToken") == 0) ||
+           exec_resource_kind(resource) == RES_ACTIVITY;
+}
+
+/* One attempt of a Task: a fresh token, then InputPath and Parameters
+ * evaluated again (they may read $$.Task.Token and $$.State.RetryCount),
+ * then the task itself. */
+static void run_task(asl_exec *e, frame *f)
 {
     const asl_state *s = frame_state(f);
-    size_t rl = strlen(s->resource);
-    bool wants_token = rl > 17 && strcmp(s->resource + rl - 17, ".waitForTaskToken") == 0;
-    if (wants_token)
-        f->token = new_token(e);
+    free(f->token);
+    f->token = NULL;
+    if (wants_token(s->resource) && !(f->token = new_token(e))) {
+        frame_fail(e, f, "States.Runtime", "out of memory");
+        return;
+    }
+    json_decref(f->effective);
+    f->effective = NULL;
     json_t *ctx = NULL;
-    f->effective = state_effective_input(e, f, &ctx);
+    /* On failure the state has failed and f may be gone: do not touch it. */
+    json_t *eff = state_effective_input(e, f, &ctx);
     json_decref(ctx);
-    if (!f->effective || !state_check_size(e, f, f->effective, "task input"))
+    if (!eff)
+        return;
+    f->effective = eff;
+    if (!state_check_size(e, f, eff, "task input"))
         return;
     schedule_task(e, f);
 }
@@ -415,10 +455,7 @@ void state_retry_now(asl_exec *e, frame *f)
 {
     const asl_state *s = frame_state(f);
     if (s->type == ASL_TASK) {
-        size_t rl = strlen(s->resource);
-        if (rl > 17 && strcmp(s->resource + rl - 17, ".waitForTaskToken") == 0)
-            f->token = new_token(e);
-        schedule_task(e, f);
+        run_task(e, f);
     } else if (s->type == ASL_PARALLEL) {
         fanout_start_parallel(e, f);
     } else {
@@ -604,6 +641,10 @@ void state_enter(asl_exec *e, frame *f)
     }
     f->entered_ms = e->now;
     f->retry_total = 0;
+    /* A token minted by a Task that failed before its task was scheduled
+     * must not show up in a later state's $$.Task. */
+    free(f->token);
+    f->token = NULL;
     if (s->n_retry) {
         free(f->retry_count);
         f->retry_count = calloc(s->n_retry, sizeof *f->retry_count);
@@ -615,7 +656,7 @@ void state_enter(asl_exec *e, frame *f)
         enter_pass(e, f);
         break;
     case ASL_TASK:
-        enter_task(e, f);
+        run_task(e, f);
         break;
     case ASL_CHOICE:
         enter_choice(e, f);

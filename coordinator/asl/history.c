@@ -11,7 +11,7 @@
 typedef enum {
     NONE, EXEC_STARTED, EXEC_OUTPUT, EXEC_ERROR, ENTERED, EXITED, TASK_SCHEDULED, TASK_PLAIN,
     TASK_OUTPUT, TASK_ERROR, LAMBDA_SCHEDULED, LAMBDA_OUTPUT, LAMBDA_ERROR, MAP_STARTED,
-    MAP_ITER, MAP_RUN
+    MAP_ITER, MAP_RUN, ACTIVITY_SCHEDULED, ACTIVITY_STARTED, ACTIVITY_OUTPUT, ACTIVITY_ERROR
 } detail_kind;
 
 static const struct {
@@ -92,6 +92,7 @@ json_t *asl_event_to_json(const asl_event *e, const char *region, const char *ex
         break;
     case EXEC_ERROR:
     case LAMBDA_ERROR:
+    case ACTIVITY_ERROR:
         d = json_object();
         if (e->error)
             json_object_set_new(d, "error", json_string(e->error));
@@ -140,12 +141,23 @@ json_t *asl_event_to_json(const asl_event *e, const char *region, const char *ex
         }
         break;
     case LAMBDA_SCHEDULED:
+    case ACTIVITY_SCHEDULED:
         d = json_pack("{s:s,s:o,s:o}", "resource", e->resource ? e->resource : "", "input",
                       payload(e->data), "inputDetails", truncated_false());
         if (d && e->index > 0)
             json_object_set_new(d, "timeoutInSeconds", json_integer(e->index));
+        /* Lambda's scheduled details have no heartbeat; an activity's do. */
+        if (d && event_info[e->type].kind == ACTIVITY_SCHEDULED && e->extra > 0)
+            json_object_set_new(d, "heartbeatInSeconds", json_integer(e->extra));
+        break;
+    case ACTIVITY_STARTED:
+        /* workerName is optional in GetActivityTask; the member is always there. */
+        d = json_object();
+        if (d && e->name)
+            json_object_set_new(d, "workerName", json_string(e->name));
         break;
     case LAMBDA_OUTPUT:
+    case ACTIVITY_OUTPUT:
         d = json_pack("{s:o,s:o}", "output", payload(e->data), "outputDetails", truncated_false());
         break;
     case MAP_STARTED:

@@ -48,7 +48,13 @@
     X(ASL_EV_MAP_ITERATION_ABORTED, "MapIterationAborted", MAP_ITER)  \
     X(ASL_EV_MAP_RUN_STARTED, "MapRunStarted", MAP_RUN)               \
     X(ASL_EV_MAP_RUN_SUCCEEDED, "MapRunSucceeded", NONE)              \
-    X(ASL_EV_MAP_RUN_FAILED, "MapRunFailed", EXEC_ERROR)
+    X(ASL_EV_MAP_RUN_FAILED, "MapRunFailed", EXEC_ERROR)              \
+    X(ASL_EV_ACTIVITY_SCHEDULED, "ActivityScheduled", ACTIVITY_SCHEDULED) \
+    X(ASL_EV_ACTIVITY_SCHEDULE_FAILED, "ActivityScheduleFailed", ACTIVITY_ERROR) \
+    X(ASL_EV_ACTIVITY_STARTED, "ActivityStarted", ACTIVITY_STARTED)   \
+    X(ASL_EV_ACTIVITY_SUCCEEDED, "ActivitySucceeded", ACTIVITY_OUTPUT) \
+    X(ASL_EV_ACTIVITY_FAILED, "ActivityFailed", ACTIVITY_ERROR)       \
+    X(ASL_EV_ACTIVITY_TIMED_OUT, "ActivityTimedOut", ACTIVITY_ERROR)
 
 typedef enum {
 #define ASL_EV_ENUM(e, name, kind) e,
@@ -63,7 +69,8 @@ typedef struct asl_event {
     int64_t prev_id;     /* the event that led here, 0 for the first */
     int64_t ts_ms;       /* the caller's clock when it happened */
     const char *name;    /* state name (borrowed from the machine) or owned_name */
-    char *owned_name;    /* a name made at run time (a Map Run's), owned, or NULL */
+    char *owned_name;    /* a name made at run time (a Map Run's, an activity
+                            worker's), owned, or NULL */
     const char *resource; /* Task: the Resource ARN; borrowed from the machine */
     json_t *data;        /* input, output or parameters (owned reference), or NULL */
     json_t *vars;        /* StateExited: variables assigned (owned), or NULL */

@@ -133,7 +133,7 @@ static void start_task(shell *sh, const asl_cmd *c)
         return;
     }
     sh->run[sh->n_run++] = (running){.fn = fn, .task_id = c->task_id, .wrap_invoke = wrap};
-    asl_exec_task_started(sh->e, c->task_id, now_ms(sh));
+    asl_exec_task_started(sh->e, c->task_id, NULL, now_ms(sh));
 }
 
 static void cancel_task(shell *sh, uint64_t id)

@@ -181,7 +181,9 @@ Test(exec, heartbeats_keep_a_task_alive_until_they_stop)
     }
     asl_exec_tick(e, T0 + 12000 + 5000);
     cr_assert_eq(asl_exec_get_status(e), ASL_EXEC_FAILED);
-    cr_assert_str_eq(asl_exec_error(e), "States.HeartbeatTimeout");
+    /* AWS fails a missed heartbeat with States.Timeout (States.HeartbeatTimeout
+     * is only a name for Retry and Catch to match). */
+    cr_assert_str_eq(asl_exec_error(e), "States.Timeout");
     asl_exec_destroy(&e);
     asl_machine_destroy(&m);
 }
@@ -337,5 +339,21 @@ Test(exec, replaying_the_same_events_gives_the_same_history)
     cr_assert(strstr(a, "\"LambdaFunctionSucceeded\""), "%s", a);
     free(a);
     free(b);
+    asl_machine_destroy(&m);
+}
+
+Test(exec, iteration_task_failing_its_input_path_fails_the_map)
+{
+    /* The failed iteration's frame is freed while its Task fails: nothing
+     * may touch it afterwards (run under ASan to see). */
+    const char *def = "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\","
+                      "\"ItemProcessor\":{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\","
+                      "\"Resource\":\"arn:aws:lambda:us-east-1:1:function:f\","
+                      "\"InputPath\":\"$.missing\",\"End\":true}}},\"End\":true}}}";
+    asl_machine *m = compile(def);
+    asl_exec *e = start(m, "[{\"a\":1}]");
+    cr_assert_eq(asl_exec_get_status(e), ASL_EXEC_FAILED);
+    cr_assert_str_eq(asl_exec_error(e), "States.Runtime");
+    asl_exec_destroy(&e);
     asl_machine_destroy(&m);
 }
