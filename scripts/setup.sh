@@ -2,7 +2,9 @@
 # scripts/setup.sh - install what the build and tests need on Debian 12, but
 # only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libjansson-dev libcriterion-dev libssl-dev python3)
+pkgs=(build-essential cmake pkg-config libjansson-dev libcriterion-dev libssl-dev python3
+      libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
+      awscli python3-boto3)  # the real clients the coordinator is tested with
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

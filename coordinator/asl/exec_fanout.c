@@ -344,8 +344,9 @@ void fanout_start_map(asl_exec *e, frame *f)
             oom(e, f);
             return;
         }
-        asl_event *ev = exec_event(e, f, ASL_EV_MAP_STARTED, 0, NULL, NULL);
-        f->map_started_event = ev ? ev->id : 0;
+        /* MapStateStarted waits for the items: it records their count, and
+         * an event, once recorded, is never changed (a durable coordinator
+         * has already written it). */
         exec_command(e, ASL_CMD_READ_ITEMS, f->task_id, s->name, NULL, spec);
         json_decref(spec);
         f->wait = F_TASK;
@@ -383,9 +384,9 @@ void fanout_items_read(asl_exec *e, frame *f, json_t *items)
         runtime_fail(e, f, "The ItemReader did not produce a JSON array of items.");
         return;
     }
-    /* MapStateStarted was recorded before the items were known. */
-    if (f->map_started_event > 0 && (size_t)f->map_started_event <= e->hist.n)
-        e->hist.ev[f->map_started_event - 1].index = (int64_t)json_array_size(items);
+    asl_event *ev = exec_event(e, f, ASL_EV_MAP_STARTED, 0, NULL, NULL);
+    if (ev)
+        ev->index = (int64_t)json_array_size(items);
     map_begin(e, f, items);
 }
 

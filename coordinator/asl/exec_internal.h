@@ -34,7 +34,6 @@ struct frame {
     int64_t prev_event;  /* previousEventId for this frame's next event */
     uint32_t steps;      /* states entered, for the history bound without history */
     int64_t entered_event;
-    int64_t map_started_event; /* MapStateStarted, whose length an ItemReader fills in */
     int64_t entered_ms;
     int *retry_count;    /* per retrier of the current state */
     int retry_total;     /* $$.State.RetryCount */

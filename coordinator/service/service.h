@@ -60,6 +60,7 @@ int svc_decide(svc *s, const char *token, bool approve, char **message);
 /* Counters for benchmarks: commits (fsyncs) and transitions so far. */
 typedef struct svc_stats {
     uint64_t commits, transitions, events;
+    uint64_t running; /* executions in memory (running, or ending) */
 } svc_stats;
 void svc_get_stats(svc *s, svc_stats *out);
 

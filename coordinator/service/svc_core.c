@@ -45,6 +45,11 @@ batch *svc_batch_new(uint64_t seq)
 void svc_batch_free(batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
+        if (b->ops[i].ev) {
+            json_decref(b->ops[i].ev->data);
+            json_decref(b->ops[i].ev->vars);
+            free(b->ops[i].ev);
+        }
         free(b->ops[i].s1);
         free(b->ops[i].s2);
         free(b->ops[i].s3);
@@ -80,7 +85,7 @@ void svc_write_take(svc *s, wop op)
     if (sf_grow((void **)&b->ops, &b->cap, b->n + 1, sizeof *b->ops, 256, SIZE_MAX / 64) != SF_OK)
         oom();
     b->ops[b->n++] = op;
-    pthread_cond_signal(&s->writer_cv);
+    pthread_cond_signal(&s->render_cv);
 }
 
 void svc_write(svc *s, wop op, const char *s1, const char *s2, const char *s3, const char *s4)
@@ -99,7 +104,7 @@ void svc_act(svc *s, act_kind kind, int64_t exec_id, uint64_t task_id)
         SF_OK)
         oom();
     b->acts[b->nacts++] = (action){.kind = kind, .exec_id = exec_id, .task_id = task_id};
-    pthread_cond_signal(&s->writer_cv);
+    pthread_cond_signal(&s->render_cv);
 }
 
 uint64_t svc_ticket(svc *s)
@@ -113,8 +118,47 @@ void svc_wait_commit(svc *s, uint64_t ticket)
         pthread_cond_wait(&s->committed_cv, &s->mu);
 }
 
-static sf_rc apply(store *st, const wop *o)
+/* Renders a W_EVENT's JSON values as text (s1 data, s2 variables).
+ * Consecutive events often carry the same value (a state's output is the
+ * next one's input), so the last rendering is reused. */
+static void render_event(wop *o, const json_t **last, const char **last_text)
 {
+    json_t *d = o->ev->data;
+    if (d && d == *last && *last_text) {
+        o->s1 = strdup(*last_text);
+    } else if (d) {
+        o->s1 = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+        *last = d;
+        *last_text = o->s1;
+    }
+    if (o->ev->vars)
+        o->s2 = json_dumps(o->ev->vars, JSON_COMPACT);
+}
+
+static sf_rc put_event(store *st, const wop *o)
+{
+    const asl_event *e = o->ev;
+    if ((e->data && !o->s1) || (e->vars && !o->s2))
+        return SF_ENOMEM;
+    return store_put_event(st, &(store_event){.exec_id = o->a,
+                                               .id = e->id,
+                                               .prev_id = e->prev_id,
+                                               .ts_ms = e->ts_ms,
+                                               .type = (int)e->type,
+                                               .state_type = e->state_type,
+                                               .name = e->name,
+                                               .resource = e->resource,
+                                               .data = o->s1,
+                                               .vars = o->s2,
+                                               .error = e->error,
+                                               .cause = e->cause,
+                                               .index = e->index,
+                                               .extra = e->extra});
+}
+
+static sf_rc apply(svc *s, const wop *o)
+{
+    store *st = s->st;
     switch (o->kind) {
     case W_MACHINE:
         return store_put_machine(st, &(store_machine){.id = o->a, .arn = o->s1, .name = o->s2,
@@ -136,7 +180,7 @@ static sf_rc apply(store *st, const wop *o)
     case W_EXEC_END:
         return store_end_execution(st, o->a, o->s1, o->s2, o->s3, o->s4, o->b);
     case W_EVENT:
-        return store_put_event(st, o->a, o->b, o->s1);
+        return put_event(st, o);
     case W_INPUT:
         return store_put_input(st, &(store_input){.exec_id = o->a, .seq = o->b,
                                                   .kind = (store_input_kind)o->c,
@@ -168,26 +212,62 @@ static void run_actions(svc *s, batch *b)
     }
 }
 
-/* Group commit: everything that piled up while the last commit was being
- * written goes into the next one, so one fsync serves many changes. */
+static bool batch_empty(const batch *b)
+{
+    return b->n == 0 && b->nacts == 0;
+}
+
+/* Stage one: takes the pending batch and renders its events. */
+static void *renderer_main(void *arg)
+{
+    svc *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!(s->stopping && batch_empty(s->pending)) &&
+               (batch_empty(s->pending) || s->ready))
+            pthread_cond_wait(&s->render_cv, &s->mu);
+        if (s->stopping && batch_empty(s->pending))
+            break;
+        batch *b = s->pending;
+        s->pending = svc_batch_new(b->seq + 1);
+        pthread_mutex_unlock(&s->mu);
+        const json_t *last = NULL;
+        const char *last_text = NULL;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->ops[i].ev)
+                render_event(&b->ops[i], &last, &last_text);
+        pthread_mutex_lock(&s->mu);
+        s->ready = b;
+        pthread_cond_signal(&s->writer_cv);
+    }
+    s->render_done = true;
+    pthread_cond_signal(&s->writer_cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Stage two: commits rendered batches in order, then lets their effects
+ * happen. Everything that piled up while a commit was being written goes
+ * into the next one, so one fsync serves many changes. */
 static void *writer_main(void *arg)
 {
     svc *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!s->stopping && s->pending->n == 0 && s->pending->nacts == 0)
+        while (!s->ready && !s->render_done)
             pthread_cond_wait(&s->writer_cv, &s->mu);
-        if (s->pending->n == 0 && s->pending->nacts == 0 && s->stopping)
+        if (!s->ready)
             break;
-        batch *b = s->pending;
-        s->pending = svc_batch_new(b->seq + 1);
+        batch *b = s->ready;
+        s->ready = NULL;
+        pthread_cond_signal(&s->render_cv);
         pthread_mutex_unlock(&s->mu);
 
         sf_rc rc = SF_OK;
         if (b->n > 0) {
             rc = store_begin(s->st);
             for (size_t i = 0; rc == SF_OK && i < b->n; i++)
-                rc = apply(s->st, &b->ops[i]);
+                rc = apply(s, &b->ops[i]);
             if (rc == SF_OK)
                 rc = store_commit(s->st);
         }
@@ -205,6 +285,7 @@ static void *writer_main(void *arg)
         if (b->n > 0)
             s->stats.commits++;
         s->stats.transitions += b->transitions;
+        s->stats.events += b->events;
         run_actions(s, b);
         pthread_cond_broadcast(&s->committed_cv);
         svc_batch_free(b);
@@ -368,11 +449,14 @@ static void record_events(svc *s, svc_exec *x)
 {
     const asl_history *h = asl_exec_history(x->e);
     for (size_t i = x->events_saved; i < h->n; i++) {
-        json_t *ev = asl_event_to_json(&h->ev[i], s->region, x->arn);
+        asl_event *ev = malloc(sizeof *ev);
         if (!ev)
             oom();
-        svc_write_take(s, (wop){.kind = W_EVENT, .a = x->id, .b = h->ev[i].id, .s1 = dump(ev)});
-        json_decref(ev);
+        *ev = h->ev[i]; /* the history array moves as it grows; the strings do not */
+        json_incref(ev->data);
+        json_incref(ev->vars);
+        svc_write_take(s, (wop){.kind = W_EVENT, .a = x->id, .ev = ev, .arn = x->arn});
+        s->pending->events++;
     }
     x->events_saved = h->n;
 }
@@ -451,11 +535,20 @@ sf_rc svc_start_threads(svc *s)
 {
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         return SF_EIO;
+    if (pthread_create(&s->renderer, NULL, renderer_main, s) != 0) {
+        pthread_mutex_lock(&s->mu);
+        s->render_done = true;
+        pthread_cond_broadcast(&s->writer_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->writer, NULL);
+        return SF_EIO;
+    }
     if (pthread_create(&s->timer, NULL, svc_timer_main, s) != 0) {
         pthread_mutex_lock(&s->mu);
         s->stopping = true;
-        pthread_cond_broadcast(&s->writer_cv);
+        pthread_cond_broadcast(&s->render_cv);
         pthread_mutex_unlock(&s->mu);
+        pthread_join(s->renderer, NULL);
         pthread_join(s->writer, NULL);
         return SF_EIO;
     }
@@ -479,7 +572,7 @@ void svc_stop_threads(svc *s)
 {
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
-    pthread_cond_broadcast(&s->writer_cv);
+    pthread_cond_broadcast(&s->render_cv);
     pthread_cond_broadcast(&s->timer_cv);
     pthread_cond_broadcast(&s->runner_cv);
     size_t i = 0;
@@ -490,6 +583,7 @@ void svc_stop_threads(svc *s)
     for (int k = 0; k < s->nrunners; k++)
         pthread_join(s->runners[k], NULL);
     pthread_join(s->timer, NULL);
+    pthread_join(s->renderer, NULL);
     pthread_join(s->writer, NULL);
     s->threads_up = false;
     free(s->runners);
@@ -501,6 +595,7 @@ void svc_get_stats(svc *s, svc_stats *out)
 {
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
+    out->running = s->execs.live;
     pthread_mutex_unlock(&s->mu);
 }
 

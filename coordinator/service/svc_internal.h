@@ -2,11 +2,14 @@
  *
  * One mutex (svc.mu) guards everything in memory: machines, live
  * executions with their engines, activities, the pending write batch and
- * the timer heap. Engines run under it; SQLite writes do not: the writer
- * thread swaps the pending batch out, commits it unlocked, then, locked
- * again, marks it committed and performs the batch's actions (dispatching
- * tasks, evicting finished executions), which were held back until the
- * events that caused them were durable. */
+ * the timer heap. Engines run under it; SQLite writes do not. Batches
+ * flow through a two-stage pipeline: the renderer swaps the pending batch
+ * out and turns its history events into AWS's JSON, unlocked; the writer
+ * commits the rendered batch, unlocked, then, locked again, marks it
+ * committed and performs the batch's actions (dispatching tasks, evicting
+ * finished executions), which were held back until the events that
+ * caused them were durable. While one batch commits, the next renders
+ * and a third fills: that is the group commit. */
 #ifndef SERVICE_SVC_INTERNAL_H
 #define SERVICE_SVC_INTERNAL_H
 
@@ -35,7 +38,7 @@ typedef enum {
     W_EXEC,         /* a: id, b: start_ms, c: machine id, d: revision, u: seed;
                        s1 arn, s2 name, s3 input */
     W_EXEC_END,     /* a: id, b: stop_ms; s1 status, s2 output, s3 error, s4 cause */
-    W_EVENT,        /* a: exec id, b: event id; s1 body */
+    W_EVENT,        /* a: exec id; ev, arn: the event, rendered by the writer */
     W_INPUT,        /* a: exec id, b: seq, c: kind, d: now_ms, u: task id;
                        s1 payload, s2 a, s3 b */
     W_TOKEN,        /* a: exec id, u: task id; s1 token */
@@ -48,6 +51,14 @@ typedef struct wop {
     int64_t a, b, c, d;
     uint64_t u;
     char *s1, *s2, *s3, *s4; /* owned */
+    /* W_EVENT: a copy of the engine's event (JSON referenced, strings
+     * borrowed from the engine and machine, which outlive the batch: an
+     * execution is evicted only after its last batch commits) and the
+     * execution's ARN, likewise borrowed. Turning its JSON values into
+     * text is the costliest part of recording an event, so the renderer
+     * does it, outside the lock, while the engines go on. */
+    asl_event *ev;
+    const char *arn;
 } wop;
 
 typedef enum {
@@ -68,6 +79,7 @@ typedef struct batch {
     action *acts;
     size_t nacts, capacts;
     uint64_t transitions; /* state transitions this batch makes durable */
+    uint64_t events;      /* history events likewise */
 } batch;
 
 /* ---- what lives in memory ------------------------------------------------ */
@@ -162,6 +174,7 @@ struct svc {
 
     pthread_mutex_t mu;
     pthread_cond_t committed_cv; /* broadcast after every commit */
+    pthread_cond_t render_cv;    /* work for the renderer */
     pthread_cond_t writer_cv;    /* work for the writer */
     pthread_cond_t timer_cv;     /* the earliest deadline moved */
     pthread_cond_t runner_cv;    /* work for the runners */
@@ -169,7 +182,9 @@ struct svc {
     bool closing;       /* operations: refuse new work, pollers return */
     bool threads_up;
 
-    batch *pending;
+    batch *pending;  /* filling, under mu */
+    batch *ready;    /* rendered, waiting for the writer */
+    bool render_done;
     uint64_t committed_seq;
     svc_stats stats;
 
@@ -184,7 +199,7 @@ struct svc {
 
     runner_job *jobs_head, *jobs_tail;
 
-    pthread_t writer, timer;
+    pthread_t renderer, writer, timer;
     pthread_t *runners;
     int nrunners;
 };

@@ -32,6 +32,7 @@ sf_rc svc_open(const svc_config *cfg, svc **out, char *err, size_t errlen)
     s->poll_ms = (cfg->poll_seconds > 0 ? cfg->poll_seconds : 55) * 1000LL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->committed_cv, NULL);
+    pthread_cond_init(&s->render_cv, NULL);
     pthread_cond_init(&s->writer_cv, NULL);
     pthread_cond_init(&s->timer_cv, NULL);
     pthread_cond_init(&s->runner_cv, NULL);
@@ -90,6 +91,8 @@ void svc_close(svc **sp)
         svc_stop_threads(s);
     if (s->pending)
         svc_batch_free(s->pending);
+    if (s->ready)
+        svc_batch_free(s->ready);
     size_t i = 0;
     sf_hmap_slot *sl;
     while ((sl = sf_hmap_next(&s->execs, &i)))

@@ -276,6 +276,32 @@ int op_list_executions(svc *s, json_t *req, json_t **resp)
     return 200;
 }
 
+/* AWS's JSON for one stored event row. */
+static json_t *event_json(svc *s, json_t *row, const char *exec_arn)
+{
+    const char *data = json_string_value(json_object_get(row, "data"));
+    const char *vars = json_string_value(json_object_get(row, "vars"));
+    asl_event ev = {
+        .type = (asl_event_type)inum(row, "type"),
+        .state_type = (int)inum(row, "state_type"),
+        .id = inum(row, "id"),
+        .prev_id = inum(row, "prev_id"),
+        .ts_ms = inum(row, "ts_ms"),
+        .name = json_string_value(json_object_get(row, "name")),
+        .resource = json_string_value(json_object_get(row, "resource")),
+        .data = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL,
+        .vars = vars ? json_loads(vars, 0, NULL) : NULL,
+        .error = (char *)json_string_value(json_object_get(row, "error")),
+        .cause = (char *)json_string_value(json_object_get(row, "cause")),
+        .index = inum(row, "idx"),
+        .extra = inum(row, "extra"),
+    };
+    json_t *out = asl_event_to_json(&ev, s->region, exec_arn);
+    json_decref(ev.data);
+    json_decref(ev.vars);
+    return out;
+}
+
 /* includeExecutionData=false: the events keep their shape, without the
  * input, output and parameters they carried. */
 static void strip_data(json_t *ev)
@@ -311,9 +337,10 @@ int op_get_execution_history(svc *s, json_t *req, json_t **resp)
     if (!row)
         return status;
     json_t *rows = store_list_events(svc_reader(s), inum(row, "id"), from, reverse, limit + 1);
-    json_decref(row);
-    if (!rows)
+    if (!rows) {
+        json_decref(row);
         return svc_error(resp, 500, "InternalFailure", "cannot read %s", s->db_path);
+    }
     json_t *events = json_array();
     size_t i;
     json_t *r;
@@ -321,7 +348,7 @@ int op_get_execution_history(svc *s, json_t *req, json_t **resp)
     {
         if ((int)i == limit)
             break;
-        json_t *ev = json_loads(json_string_value(json_object_get(r, "body")), 0, NULL);
+        json_t *ev = event_json(s, r, arn);
         if (!ev)
             continue;
         if (!with_data)
@@ -332,6 +359,7 @@ int op_get_execution_history(svc *s, json_t *req, json_t **resp)
     if (json_array_size(rows) > (size_t)limit)
         svc_page_token(*resp, "ev", inum(json_array_get(rows, limit - 1), "id"));
     json_decref(rows);
+    json_decref(row);
     return 200;
 }
 

@@ -30,7 +30,10 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS executions_by_machine ON executions(machine_id, id);"
     "CREATE INDEX IF NOT EXISTS executions_running ON executions(status) WHERE status='RUNNING';"
     "CREATE TABLE IF NOT EXISTS events("
-    "  exec_id INTEGER NOT NULL, id INTEGER NOT NULL, body TEXT NOT NULL,"
+    "  exec_id INTEGER NOT NULL, id INTEGER NOT NULL, prev_id INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL, state_type INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+    "  name TEXT, resource TEXT, data TEXT, vars TEXT, error TEXT, cause TEXT,"
+    "  idx INTEGER NOT NULL, extra INTEGER NOT NULL,"
     "  PRIMARY KEY(exec_id, id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS inputs("
     "  exec_id INTEGER NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,"
@@ -57,7 +60,8 @@ static const char SCHEMA[] =
     X(put_exec, "INSERT INTO executions(id,arn,name,machine_id,revision,status,input,seed,"   \
                 "start_ms) VALUES(?,?,?,?,?,'RUNNING',?,?,?)")                                \
     X(end_exec, "UPDATE executions SET status=?,output=?,error=?,cause=?,stop_ms=? WHERE id=?") \
-    X(put_event, "INSERT INTO events(exec_id,id,body) VALUES(?,?,?)")                         \
+    X(put_event, "INSERT INTO events(exec_id,id,prev_id,type,state_type,ts_ms,name,resource," \
+                 "data,vars,error,cause,idx,extra) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")       \
     X(put_input, "INSERT INTO inputs(exec_id,seq,kind,task_id,now_ms,payload,a,b) "           \
                  "VALUES(?,?,?,?,?,?,?,?)")                                                   \
     X(put_token, "INSERT OR IGNORE INTO tokens(token,exec_id,task_id) VALUES(?,?,?)")         \
@@ -295,12 +299,24 @@ sf_rc store_end_execution(store *s, int64_t id, const char *status, const char *
     return run(s->end_exec);
 }
 
-sf_rc store_put_event(store *s, int64_t exec_id, int64_t event_id, const char *body)
+sf_rc store_put_event(store *s, const store_event *e)
 {
-    sqlite3_bind_int64(s->put_event, 1, exec_id);
-    sqlite3_bind_int64(s->put_event, 2, event_id);
-    text(s->put_event, 3, body);
-    return run(s->put_event);
+    sqlite3_stmt *st = s->put_event;
+    sqlite3_bind_int64(st, 1, e->exec_id);
+    sqlite3_bind_int64(st, 2, e->id);
+    sqlite3_bind_int64(st, 3, e->prev_id);
+    sqlite3_bind_int(st, 4, e->type);
+    sqlite3_bind_int(st, 5, e->state_type);
+    sqlite3_bind_int64(st, 6, e->ts_ms);
+    text(st, 7, e->name);
+    text(st, 8, e->resource);
+    text(st, 9, e->data);
+    text(st, 10, e->vars);
+    text(st, 11, e->error);
+    text(st, 12, e->cause);
+    sqlite3_bind_int64(st, 13, e->index);
+    sqlite3_bind_int64(st, 14, e->extra);
+    return run(st);
 }
 
 sf_rc store_put_input(store *s, const store_input *in)

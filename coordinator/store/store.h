@@ -89,7 +89,18 @@ sf_rc store_put_version(store *s, const store_version *v);
 sf_rc store_put_execution(store *s, const store_execution *x);
 sf_rc store_end_execution(store *s, int64_t id, const char *status, const char *output,
                           const char *error, const char *cause, int64_t stop_ms);
-sf_rc store_put_event(store *s, int64_t exec_id, int64_t event_id, const char *body);
+/* A history event in the engine's compact form (see asl/history.h); it is
+ * turned into AWS's JSON when read, which keeps recording cheap. */
+typedef struct store_event {
+    int64_t exec_id, id, prev_id, ts_ms;
+    int type, state_type;
+    const char *name, *resource;
+    const char *data, *vars; /* JSON text, or NULL */
+    const char *error, *cause;
+    int64_t index, extra;
+} store_event;
+
+sf_rc store_put_event(store *s, const store_event *e);
 sf_rc store_put_input(store *s, const store_input *in);
 sf_rc store_put_token(store *s, const char *token, int64_t exec_id, uint64_t task_id);
 sf_rc store_put_activity(store *s, int64_t id, const char *arn, const char *name,

@@ -123,10 +123,9 @@ json_t *store_list_events(sqlite3 *db, int64_t exec_id, int64_t from_id, bool re
 {
     if (reverse)
         return rows(db,
-                    "SELECT id, body FROM events WHERE exec_id=? AND id<? ORDER BY id DESC "
-                    "LIMIT ?",
+                    "SELECT * FROM events WHERE exec_id=? AND id<? ORDER BY id DESC LIMIT ?",
                     "iii", exec_id, from_id > 0 ? from_id : INT64_MAX, (int64_t)limit);
-    return rows(db, "SELECT id, body FROM events WHERE exec_id=? AND id>? ORDER BY id LIMIT ?",
+    return rows(db, "SELECT * FROM events WHERE exec_id=? AND id>? ORDER BY id LIMIT ?",
                 "iii", exec_id, from_id, (int64_t)limit);
 }
 

@@ -26,7 +26,7 @@ json_t *store_list_executions(sqlite3 *db, int64_t machine_id, const char *statu
                               int64_t before_id, int limit);
 json_t *store_running_executions(sqlite3 *db);
 
-/* Event bodies (JSON text) as strings, after after_id (reverse: before). */
+/* Event rows (store_event's columns), after from_id (reverse: before). */
 json_t *store_list_events(sqlite3 *db, int64_t exec_id, int64_t from_id, bool reverse,
                           int limit);
 json_t *store_list_inputs(sqlite3 *db, int64_t exec_id);
