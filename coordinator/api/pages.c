@@ -59,8 +59,8 @@ char *api_page_render(const char *title, const char *message, size_t *len)
 
     size_t tlen = escape(NULL, title, TITLE_MAX);
     size_t mlen = escape(NULL, message, API_PAGE_MESSAGE_MAX);
-    size_t total = sizeof head - 1 + 2 * tlen + sizeof mid1 - 1 + sizeof mid2 - 1 + mlen +
-                   sizeof tail - 1;
+    size_t total =
+        sizeof head - 1 + 2 * tlen + sizeof mid1 - 1 + sizeof mid2 - 1 + mlen + sizeof tail - 1;
     char *page = malloc(total + 1);
     if (!page)
         return NULL;

@@ -271,8 +271,8 @@ static sf_rc parse_operation(const api_request_in *in, api_request *out)
                            JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (!v)
         return refuse(out, 400, "SerializationException",
-                      "request body is not valid JSON at line %d, column %d (byte %d): %s",
-                      je.line, je.column, je.position, je.text);
+                      "request body is not valid JSON at line %d, column %d (byte %d): %s", je.line,
+                      je.column, je.position, je.text);
     if (!json_is_object(v)) {
         const char *kind = json_kind(v);
         json_decref(v);
@@ -314,10 +314,11 @@ sf_rc api_request_parse(const api_request_in *in, api_request *out)
     if (strcmp(path, "/") == 0) {
         if (strcmp(method, "POST") != 0) {
             out->allow = "POST";
-            return refuse(out, 405, "MethodNotAllowed",
-                          "%s / is not served: operations are POST / with X-Amz-Target "
-                          TARGET_PREFIX "<Operation>",
-                          clip(method, q1, sizeof q1));
+            return refuse(
+                out, 405, "MethodNotAllowed",
+                "%s / is not served: operations are POST / with X-Amz-Target " TARGET_PREFIX
+                "<Operation>",
+                clip(method, q1, sizeof q1));
         }
         return parse_operation(in, out);
     }
@@ -330,11 +331,12 @@ sf_rc api_request_parse(const api_request_in *in, api_request *out)
         }
         return parse_decision(rest, approve, out);
     }
-    return refuse(out, 404, "UnknownOperationException",
-                  "nothing is served at %s %s: operations are POST / with X-Amz-Target "
-                  TARGET_PREFIX "<Operation>; approval links are GET /approve/{token} and "
-                  "GET /reject/{token}",
-                  clip(method, q1, sizeof q1), clip(path, q2, sizeof q2));
+    return refuse(
+        out, 404, "UnknownOperationException",
+        "nothing is served at %s %s: operations are POST / with X-Amz-Target " TARGET_PREFIX
+        "<Operation>; approval links are GET /approve/{token} and "
+        "GET /reject/{token}",
+        clip(method, q1, sizeof q1), clip(path, q2, sizeof q2));
 }
 
 void api_request_cleanup(api_request *r)

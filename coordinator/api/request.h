@@ -68,7 +68,6 @@ void api_request_cleanup(api_request *r);
  * message is cut to API_MESSAGE_MAX bytes and every byte outside printable
  * ASCII is written as \xNN, so whatever a client sent can be quoted in it
  * and it still encodes as JSON. NULL only when out of memory. */
-json_t *api_error_new(const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+json_t *api_error_new(const char *type, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

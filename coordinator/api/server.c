@@ -31,13 +31,15 @@
 #include "pages.h"
 #include "request.h"
 
-#define CONNECTION_TIMEOUT_S 120u     /* idle keep-alive; outlasts a 60 s long poll */
+#define CONNECTION_TIMEOUT_S 120u      /* idle keep-alive; outlasts a 60 s long poll */
 #define CONNECTION_MEMORY (128u << 10) /* MHD's per-connection pool: headers, buffers */
 #define CONNECTION_LIMIT 2048u         /* one thread each */
 #define LISTEN_BACKLOG 1024
 /* A chunked upload past API_BODY_MAX is read and dropped so that the client
  * hears 413 instead of a reset; past this much more, it is cut off. */
 #define DISCARD_MAX (64ull << 20)
+/* How long stop waits for answers in flight: past the longest long poll. */
+#define DRAIN_MAX_S 90
 
 #define JSON_TYPE "application/x-amz-json-1.0"
 #define HTML_TYPE "text/html; charset=utf-8"
@@ -47,6 +49,7 @@ struct api_server {
     api_backend backend;
     unsigned char id_seed[16];
     atomic_uint_fast64_t next_id;
+    atomic_int answering; /* requests between "answer begun" and "sent" */
 };
 
 /* What MHD keeps for us between the calls that make up one request. */
@@ -56,24 +59,30 @@ typedef struct upload {
     unsigned long long seen; /* bytes received, kept or not */
     bool over;               /* past API_BODY_MAX: nothing more is kept */
     bool nomem;
-    bool answered; /* a response was queued before the body arrived */
+    bool answered; /* an answer is under way (maybe before the body came) */
 } upload;
 
-/* A UUID-shaped id, unique within this server: a random seed with a
- * counter folded into its last 48 bits. */
+/* A UUID-shaped id, unique within this server: a random seed with the
+ * request counter folded into its last 48 bits. The counter is scrambled
+ * first (odd multiplies and xorshifts are one-to-one mod 2^48, so ids stay
+ * unique) only so that neighbouring ids do not look alike in logs. */
 static void request_id(api_server *s, char out[37])
 {
-    uint64_t n = atomic_fetch_add(&s->next_id, 1);
+    const uint64_t mask = (1ull << 48) - 1;
+    uint64_t x = atomic_fetch_add(&s->next_id, 1) & mask;
+    x = (x * 0x9e3779b97f4bull) & mask;
+    x ^= x >> 23;
+    x = (x * 0xc2b2ae3d27d5ull) & mask;
+    x ^= x >> 25;
     unsigned char b[16];
     memcpy(b, s->id_seed, sizeof b);
     for (int i = 0; i < 6; i++)
-        b[10 + i] ^= (unsigned char)(n >> (8 * i));
+        b[10 + i] ^= (unsigned char)(x >> (8 * i));
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* Sends body (taken: MHD frees it with free()) with status and headers. */
@@ -188,8 +197,7 @@ static enum MHD_Result run_decision(api_server *s, struct MHD_Connection *c, api
         status = 500;
     const char *title = done ? (req->approve ? "Approved" : "Rejected")
                              : (req->approve ? "Could not approve" : "Could not reject");
-    const char *fallback =
-        done ? "Your decision was recorded." : "Your decision was not recorded.";
+    const char *fallback = done ? "Your decision was recorded." : "Your decision was not recorded.";
     enum MHD_Result ok = send_page(s, c, status, title, message ? message : fallback, NULL);
     free(message);
     return ok;
@@ -202,8 +210,8 @@ static enum MHD_Result answer(api_server *s, struct MHD_Connection *c, const cha
         return send_error(s, c, 500, "InternalFailure", "the server ran out of memory");
     if (u->over) {
         char msg[128];
-        snprintf(msg, sizeof msg, "request body of %llu bytes is over the %u-byte limit",
-                 u->seen, API_BODY_MAX);
+        snprintf(msg, sizeof msg, "request body of %llu bytes is over the %u-byte limit", u->seen,
+                 API_BODY_MAX);
         return send_error(s, c, 413, "RequestEntityTooLarge", msg);
     }
     api_request_in in = {
@@ -238,6 +246,13 @@ static enum MHD_Result answer(api_server *s, struct MHD_Connection *c, const cha
     }
     api_request_cleanup(&req);
     return ok;
+}
+
+/* From here until on_completed, stop waits for this request. */
+static void begin_answer(api_server *s, upload *u)
+{
+    u->answered = true;
+    atomic_fetch_add(&s->answering, 1);
 }
 
 /* Keeps what fits under API_BODY_MAX; past it, only counts. */
@@ -277,10 +292,10 @@ static enum MHD_Result begin(api_server *s, struct MHD_Connection *c, upload *u)
     if (end == cl || errno != 0)
         return MHD_YES; /* MHD itself refuses a malformed Content-Length */
     if (declared > API_BODY_MAX) {
-        u->answered = true;
+        begin_answer(s, u);
         char msg[128];
-        snprintf(msg, sizeof msg, "request body of %llu bytes is over the %u-byte limit",
-                 declared, API_BODY_MAX);
+        snprintf(msg, sizeof msg, "request body of %llu bytes is over the %u-byte limit", declared,
+                 API_BODY_MAX);
         return send_error(s, c, 413, "RequestEntityTooLarge", msg);
     }
     if (declared > 0) {
@@ -291,8 +306,8 @@ static enum MHD_Result begin(api_server *s, struct MHD_Connection *c, upload *u)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls)
 {
     api_server *s = cls;
     upload *u = *req_cls;
@@ -311,15 +326,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (u->answered)
         return MHD_YES;
-    u->answered = true;
+    begin_answer(s, u);
     return answer(s, c, url, method, u);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    api_server *s = cls;
     upload *u = *req_cls;
     if (u) {
+        if (u->answered)
+            atomic_fetch_sub(&s->answering, 1);
         free(u->buf);
         free(u);
     }
@@ -351,8 +369,7 @@ static sf_rc listen_on(const char *host, int port, int *fd, int *bound_port, cha
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     const char *ip = strcmp(host, "localhost") == 0 ? "127.0.0.1" : host;
     if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1) {
-        snprintf(err, errlen, "host '%s' is not an IPv4 address (dotted quad) or localhost",
-                 host);
+        snprintf(err, errlen, "host '%s' is not an IPv4 address (dotted quad) or localhost", host);
         return SF_EINVAL;
     }
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -383,8 +400,8 @@ static sf_rc listen_on(const char *host, int port, int *fd, int *bound_port, cha
     return SF_OK;
 }
 
-sf_rc api_server_start(const char *host, int port, const api_backend *backend,
-                       api_server **out, int *bound_port, char *err, size_t errlen)
+sf_rc api_server_start(const char *host, int port, const api_backend *backend, api_server **out,
+                       int *bound_port, char *err, size_t errlen)
 {
     char scratch[8];
     if (!err || errlen == 0) {
@@ -410,6 +427,7 @@ sf_rc api_server_start(const char *host, int port, const api_backend *backend,
     s->backend = *backend;
     seed_ids(s);
     atomic_init(&s->next_id, 0);
+    atomic_init(&s->answering, 0);
 
     int fd = -1, actual_port = 0;
     sf_rc rc = listen_on(host, port, &fd, &actual_port, err, errlen);
@@ -418,15 +436,13 @@ sf_rc api_server_start(const char *host, int port, const api_backend *backend,
         return rc;
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC, 0, NULL,
-        NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped,
-        NULL, MHD_OPTION_END);
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC, 0, NULL, NULL,
+        on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_TIMEOUT,
+        CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
     if (!s->daemon) {
-        snprintf(err, errlen, "libmicrohttpd could not start serving on %s:%d", host,
-                 actual_port);
+        snprintf(err, errlen, "libmicrohttpd could not start serving on %s:%d", host, actual_port);
         close(fd);
         free(s);
         return SF_EIO;
@@ -441,9 +457,21 @@ void api_server_stop(api_server **s)
 {
     if (!s || !*s)
         return;
-    /* Closes the listening socket and every connection, and joins each
-     * connection's thread: a request in flight finishes first. */
-    MHD_stop_daemon((*s)->daemon);
-    free(*s);
+    api_server *srv = *s;
+    /* Stop accepting first, then let answers under way reach their clients:
+     * MHD_stop_daemon shuts every connection's socket at once, which would
+     * cut off a response still being computed. A request that arrives on a
+     * kept-alive connection meanwhile is served too; one still uploading is
+     * not waited for (its client may never finish). */
+    MHD_socket listen_fd = MHD_quiesce_daemon(srv->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    struct timespec tick = {.tv_nsec = 1000000};
+    for (long waited = 0; atomic_load(&srv->answering) > 0 && waited < DRAIN_MAX_S * 1000L;
+         waited++)
+        nanosleep(&tick, NULL);
+    /* Closes the idle connections and joins every connection's thread. */
+    MHD_stop_daemon(srv->daemon);
+    free(srv);
     *s = NULL;
 }

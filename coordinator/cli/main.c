@@ -1,8 +1,10 @@
-/* cli/main.c - the `statefleet` command line: validate and run.
+/* cli/main.c - the `statefleet` command line: validate and run here, and
+ * the coordinator commands (client_commands.h) that call one over HTTP.
  *
  * Exit codes: 0 success (or, with --json, an execution that ran, whatever
- * its status); 1 an execution that failed, timed out or was aborted; 2 a
- * bad definition, bad input or bad usage. */
+ * its status); 1 an execution that failed, timed out or was aborted, or a
+ * coordinator that refused a call or could not be reached; 2 a bad
+ * definition, bad input or bad usage. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "coordinator/asl/exec.h"
 #include "coordinator/asl/machine.h"
 #include "coordinator/integrations/inproc.h"
+#include "client_commands.h"
 #include "read_file.h"
 
 #define DEFINITION_MAX (1024 * 1024) /* AWS's limit on a definition's size */
@@ -32,6 +35,7 @@ static void usage(FILE *to)
             "(default: $STATEFLEET_DATA_ROOT, else ./data) as DIR/bucket/key.\n"
             "--history prints the history events (on stderr, one JSON object per line;\n"
             "with --json, as \"events\" in the one object on stdout).\n");
+    cli_command_usage(to);
 }
 
 static void print_diag(const char *file, const asl_diag *d)
@@ -253,6 +257,8 @@ int main(int argc, char **argv)
         return cmd_validate(argc - 2, argv + 2);
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (cli_command_claims(argv[1]))
+        return cli_command_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;
