@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "local_function.h"
+#include "function_task.h"
 #include "map_io.h"
 #include "objstore.h"
 #include "resource.h"
@@ -43,29 +44,6 @@ static int64_t now_ms(const shell *sh)
     return real_ms() + sh->offset;
 }
 
-/* lambda:invoke's result: the function's output as Payload, in the
- * response shape AWS gives (StatusCode, ExecutedVersion, ...). */
-static json_t *invoke_response(json_t *payload)
-{
-    return json_pack("{s:s,s:O,s:{s:{},s:i},s:{s:s},s:i}", "ExecutedVersion", "$LATEST",
-                     "Payload", payload, "SdkHttpMetadata", "HttpHeaders", "HttpStatusCode", 200,
-                     "SdkResponseMetadata", "RequestId", "00000000-0000-0000-0000-000000000000",
-                     "StatusCode", 200);
-}
-
-/* Strips a Lambda ARN or "name:qualifier" down to the function name. */
-static void function_name(const char *s, char *out, size_t len)
-{
-    const char *p = strstr(s, ":function:");
-    p = p ? p + 10 : s;
-    const char *q = strchr(p, ':');
-    size_t n = q ? (size_t)(q - p) : strlen(p);
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, p, n);
-    out[n] = '\0';
-}
-
 static void fail_task(shell *sh, uint64_t id, asl_err *err)
 {
     asl_exec_task_failed(sh->e, id, err->error ? err->error : "States.TaskFailed", err->cause,
@@ -77,32 +55,12 @@ static void start_task(shell *sh, const asl_cmd *c)
 {
     asl_err err = {0};
     integ_resource r;
-    char name[256];
-    json_t *payload = c->input;
-    bool wrap = false;
     if (integ_resource_parse(c->resource, &r) != SF_OK) {
         asl_err_set(&err, "States.Runtime", "Resource '%s' is not a valid ARN", c->resource);
         fail_task(sh, c->task_id, &err);
         return;
     }
-    if (r.kind == INTEG_RES_LAMBDA_ARN) {
-        snprintf(name, sizeof name, "%s", r.name);
-    } else if (r.kind == INTEG_RES_SERVICE && strcmp(r.service, "lambda") == 0 &&
-               strcmp(r.api, "invoke") == 0 && r.pattern == INTEG_PATTERN_REQUEST) {
-        json_t *fnv = json_object_get(c->input, "FunctionName");
-        if (!json_is_string(fnv)) {
-            asl_err_set(&err, "States.Runtime",
-                        "lambda:invoke needs a FunctionName string in Parameters (state '%s')",
-                        c->state_name);
-            fail_task(sh, c->task_id, &err);
-            return;
-        }
-        function_name(json_string_value(fnv), name, sizeof name);
-        payload = json_object_get(c->input, "Payload");
-        if (!payload)
-            payload = json_object_get(c->input, "Input");
-        wrap = true;
-    } else {
+    if (!integ_is_function(&r) || r.pattern != INTEG_PATTERN_REQUEST) {
         asl_err_set(&err, "States.TaskFailed",
                     "statefleet run executes Lambda-style functions only; Resource '%s' of state "
                     "'%s' needs a coordinator and its fleet",
@@ -110,29 +68,27 @@ static void start_task(shell *sh, const asl_cmd *c)
         fail_task(sh, c->task_id, &err);
         return;
     }
+    integ_fn_call call;
+    if (integ_fn_call_plan(&r, c->input, c->state_name, &call, &err) != SF_OK) {
+        fail_task(sh, c->task_id, &err);
+        return;
+    }
     if (!sh->o->functions_dir) {
         asl_err_set(&err, "Lambda.ResourceNotFoundException",
-                    "no functions directory given (--functions DIR) for function %s", name);
-        fail_task(sh, c->task_id, &err);
-        return;
-    }
-    if (sh->n_run == MAX_RUNNING) {
+                    "no functions directory given (--functions DIR) for function %s", call.name);
+    } else if (sh->n_run == MAX_RUNNING) {
         asl_err_set(&err, "States.TaskFailed", "too many functions running at once (%d)",
                     MAX_RUNNING);
-        fail_task(sh, c->task_id, &err);
-        return;
     }
-    json_t *empty = NULL;
-    if (!payload)
-        payload = empty = json_object();
     integ_fn *fn = NULL;
-    sf_rc rc = integ_fn_start(sh->o->functions_dir, name, payload, &fn, &err);
-    json_decref(empty);
-    if (rc != SF_OK) {
+    if (!err.error)
+        integ_fn_start(sh->o->functions_dir, call.name, call.payload, &fn, &err);
+    json_decref(call.payload);
+    if (!fn) {
         fail_task(sh, c->task_id, &err);
         return;
     }
-    sh->run[sh->n_run++] = (running){.fn = fn, .task_id = c->task_id, .wrap_invoke = wrap};
+    sh->run[sh->n_run++] = (running){.fn = fn, .task_id = c->task_id, .wrap_invoke = call.wrap_invoke};
     asl_exec_task_started(sh->e, c->task_id, NULL, now_ms(sh));
 }
 
@@ -200,7 +156,7 @@ static void collect(shell *sh, size_t i)
     json_t *result = NULL;
     asl_err err = {0};
     if (integ_fn_finish(r.fn, &result, &err) == SF_OK) {
-        json_t *out = r.wrap_invoke ? invoke_response(result) : json_incref(result);
+        json_t *out = r.wrap_invoke ? integ_invoke_response(result) : json_incref(result);
         asl_exec_task_succeeded(sh->e, r.task_id, out, now_ms(sh));
         json_decref(out);
     } else {
