@@ -192,9 +192,9 @@ static enum MHD_Result run_decision(api_server *s, struct MHD_Connection *c, api
                          "This server does not take decisions on approval links.", NULL);
     char *message = NULL;
     int status = s->backend.decide(s->backend.ctx, req->token, req->approve, &message);
-    bool done = status >= 200 && status < 300;
     if (!status_sendable(status))
         status = 500;
+    bool done = status >= 200 && status < 300;
     const char *title = done ? (req->approve ? "Approved" : "Rejected")
                              : (req->approve ? "Could not approve" : "Could not reject");
     const char *fallback = done ? "Your decision was recorded." : "Your decision was not recorded.";

@@ -365,7 +365,9 @@ sf_rc asl_exec_start(asl_exec *e, int64_t now_ms)
     if (!e->top)
         return SF_ENOMEM;
     e->top->vars = json_object();
-    exec_event(e, e->top, ASL_EV_EXECUTION_STARTED, 0, NULL, e->input);
+    asl_event *started = exec_event(e, e->top, ASL_EV_EXECUTION_STARTED, 0, NULL, e->input);
+    if (started)
+        started->resource = e->s_role_arn; /* the role it runs as, for its details */
     if (state_check_size(e, e->top, e->input, "input"))
         exec_push(e, e->top);
     return after(e);

@@ -85,7 +85,8 @@ json_t *asl_event_to_json(const asl_event *e, const char *region, const char *ex
         break;
     case EXEC_STARTED:
         d = json_pack("{s:o,s:o,s:s}", "input", payload(e->data), "inputDetails",
-                      truncated_false(), "roleArn", "arn:aws:iam::000000000000:role/statefleet");
+                      truncated_false(), "roleArn",
+                      e->resource ? e->resource : "arn:aws:iam::000000000000:role/statefleet");
         break;
     case EXEC_OUTPUT:
         d = json_pack("{s:o,s:o}", "output", payload(e->data), "outputDetails", truncated_false());

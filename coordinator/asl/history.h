@@ -71,7 +71,8 @@ typedef struct asl_event {
     const char *name;    /* state name (borrowed from the machine) or owned_name */
     char *owned_name;    /* a name made at run time (a Map Run's, an activity
                             worker's), owned, or NULL */
-    const char *resource; /* Task: the Resource ARN; borrowed from the machine */
+    const char *resource; /* Task: the Resource ARN; borrowed from the machine.
+                             ExecutionStarted: the role ARN; borrowed from the execution */
     json_t *data;        /* input, output or parameters (owned reference), or NULL */
     json_t *vars;        /* StateExited: variables assigned (owned), or NULL */
     char *error, *cause; /* owned, or NULL */

@@ -109,7 +109,10 @@ void svc_act(svc *s, act_kind kind, int64_t exec_id, uint64_t task_id)
 
 uint64_t svc_ticket(svc *s)
 {
-    return s->pending->seq;
+    /* With nothing pending, what the caller saw may still be rendering or
+     * committing in the batch before: wait for that one. */
+    const batch *b = s->pending;
+    return b->n || b->nacts ? b->seq : b->seq - 1;
 }
 
 void svc_wait_commit(svc *s, uint64_t ticket)
