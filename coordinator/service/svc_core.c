@@ -115,10 +115,21 @@ uint64_t svc_ticket(svc *s)
     return b->n || b->nacts ? b->seq : b->seq - 1;
 }
 
+void svc_commit_wait_unlock(svc *s, uint64_t ticket)
+{
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->commit_mu);
+    while (s->committed_seq < ticket)
+        pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+    pthread_mutex_unlock(&s->commit_mu);
+}
+
 void svc_wait_commit(svc *s, uint64_t ticket)
 {
-    while (s->committed_seq < ticket)
-        pthread_cond_wait(&s->committed_cv, &s->mu);
+    if (s->committed_seq >= ticket)
+        return;
+    svc_commit_wait_unlock(s, ticket);
+    pthread_mutex_lock(&s->mu);
 }
 
 /* Renders a W_EVENT's JSON values as text (s1 data, s2 variables).
@@ -284,7 +295,10 @@ static void *writer_main(void *arg)
         }
 
         pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->commit_mu);
         s->committed_seq = b->seq;
+        pthread_cond_broadcast(&s->commit_cv);
+        pthread_mutex_unlock(&s->commit_mu);
         if (b->n > 0)
             s->stats.commits++;
         s->stats.transitions += b->transitions;

@@ -182,6 +182,10 @@ struct svc {
     bool closing;       /* operations: refuse new work, pollers return */
     bool threads_up;
 
+    /* committed_seq is written under both mu and commit_mu, so either
+     * suffices to read it; waiters sleep on commit_cv without holding mu. */
+    pthread_mutex_t commit_mu;
+    pthread_cond_t commit_cv;
     batch *pending;  /* filling, under mu */
     batch *ready;    /* rendered, waiting for the writer */
     bool render_done;
@@ -213,8 +217,11 @@ void svc_write(svc *s, wop op, const char *s1, const char *s2, const char *s3, c
 void svc_act(svc *s, act_kind kind, int64_t exec_id, uint64_t task_id);
 /* The ticket to wait for: the sequence number of the pending batch. */
 uint64_t svc_ticket(svc *s);
-/* Waits (mu held) until ticket is committed. */
+/* Waits until ticket is committed: mu held on entry and on return. */
 void svc_wait_commit(svc *s, uint64_t ticket);
+/* The same, but releases mu first and returns without it: for answers
+ * built before waiting, so that woken waiters do not queue for mu. */
+void svc_commit_wait_unlock(svc *s, uint64_t ticket);
 void svc_log(svc *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* What an engine is fed; journalled before anything acts on its results. */

@@ -32,6 +32,8 @@ sf_rc svc_open(const svc_config *cfg, svc **out, char *err, size_t errlen)
     s->poll_ms = (cfg->poll_seconds > 0 ? cfg->poll_seconds : 55) * 1000LL;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->committed_cv, NULL);
+    pthread_mutex_init(&s->commit_mu, NULL);
+    pthread_cond_init(&s->commit_cv, NULL);
     pthread_cond_init(&s->render_cv, NULL);
     pthread_cond_init(&s->writer_cv, NULL);
     pthread_cond_init(&s->timer_cv, NULL);

@@ -134,8 +134,11 @@ static int start(svc *s, json_t *req, json_t **resp, bool sync, int64_t *id)
               arn, name, input_text, NULL);
     svc_drive(s, x, &(svc_input){.kind = STORE_IN_START, .now_ms = now});
     *id = x->id;
-    svc_wait_commit(s, svc_ticket(s));
     *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate", svc_epoch(now));
+    svc_commit_wait_unlock(s, svc_ticket(s));
+    json_decref(input);
+    free(arn);
+    return status;
 out:
     pthread_mutex_unlock(&s->mu);
     json_decref(input);

@@ -213,8 +213,7 @@ int op_get_activity_task(svc *s, json_t *req, json_t **resp)
     /* The worker gets the task only once ActivityStarted is durable: after
      * a crash it is then known to be the worker's, and never handed out
      * twice. */
-    svc_wait_commit(s, svc_ticket(s));
-    pthread_mutex_unlock(&s->mu);
+    svc_commit_wait_unlock(s, svc_ticket(s));
     return 200;
 }
 
@@ -249,8 +248,9 @@ static int answer(svc *s, const char *token, svc_input *in, json_t **resp)
     svc_exec *x = token_task(s, token, &in->task_id, resp, &status);
     if (x) {
         if (svc_drive(s, x, in) == SF_OK) {
-            svc_wait_commit(s, svc_ticket(s));
             *resp = json_object();
+            svc_commit_wait_unlock(s, svc_ticket(s));
+            return status;
         } else {
             status = svc_error(resp, 400, "TaskTimedOut",
                                "Task Timed Out: 'Provided task does not exist anymore'");
