@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "svc_internal.h"
 
+#include "../store/store_read.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,7 @@ int svc_error(json_t **resp, int status, const char *type, const char *fmt, ...)
 
 static void close_reader(void *db)
 {
-    sqlite3_close(db);
+    store_close_reader(db);
 }
 
 sqlite3 *svc_reader(svc *s)

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "svc_internal.h"
 
+#include "../store/store_read.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +116,7 @@ void svc_close(svc **sp)
     store_close(&s->st);
     sqlite3 *db = pthread_getspecific(s->reader_key);
     if (db)
-        sqlite3_close(db);
+        store_close_reader(db);
     pthread_setspecific(s->reader_key, NULL);
     pthread_key_delete(s->reader_key);
     free(s->db_path);

@@ -107,9 +107,8 @@ static int start(svc *s, json_t *req, json_t **resp, bool sync, int64_t *id)
     /* Starting the same name with the same input while it runs is
      * idempotent; anything else under a used name is refused. */
     svc_exec *live = sf_hmap_gets(&s->exec_arns, arn);
-    json_t *old = live ? NULL : store_get_execution(svc_reader(s), arn);
-    bool used = live || !json_is_null(old); /* an unreadable database counts as used */
-    json_decref(old);
+    sqlite3 *db = svc_reader(s);
+    bool used = live || !db || store_execution_exists(db, arn) != 0; /* errors count as used */
     if (used) {
         if (live && !sync && json_equal(live->input, input))
             *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate",

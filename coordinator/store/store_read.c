@@ -149,3 +149,34 @@ json_t *store_all_activities(sqlite3 *db)
 {
     return rows(db, "SELECT * FROM activities ORDER BY id", "");
 }
+
+/* StartExecution asks this under the coordinator's lock for every call, so
+ * its statement is prepared once per thread and connection. */
+static __thread sqlite3 *exists_db;
+static __thread sqlite3_stmt *exists_st;
+
+int store_execution_exists(sqlite3 *db, const char *arn)
+{
+    if (exists_db != db) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v3(db, "SELECT 1 FROM executions WHERE arn=?", -1,
+                               SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+            return -1;
+        exists_db = db; /* an earlier connection's statement died with it */
+        exists_st = st;
+    }
+    sqlite3_bind_text(exists_st, 1, arn, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(exists_st);
+    sqlite3_reset(exists_st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+void store_close_reader(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    while ((st = sqlite3_next_stmt(db, NULL)))
+        sqlite3_finalize(st);
+    if (exists_db == db)
+        exists_db = NULL;
+    sqlite3_close(db);
+}

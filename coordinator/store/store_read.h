@@ -25,6 +25,11 @@ json_t *store_get_execution_by_id(sqlite3 *db, int64_t id);
 json_t *store_list_executions(sqlite3 *db, int64_t machine_id, const char *status,
                               int64_t before_id, int limit);
 json_t *store_running_executions(sqlite3 *db);
+/* 1 when an execution with this ARN exists, 0 when not, -1 on error. Cheap:
+ * its statement stays prepared per thread (see store_close_reader). */
+int store_execution_exists(sqlite3 *db, const char *arn);
+/* Closes a reader connection and every statement prepared on it. */
+void store_close_reader(sqlite3 *db);
 
 /* Event rows (store_event's columns), after from_id (reverse: before). */
 json_t *store_list_events(sqlite3 *db, int64_t exec_id, int64_t from_id, bool reverse,
