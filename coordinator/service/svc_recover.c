@@ -213,8 +213,9 @@ static sf_rc resume_executions(svc *s, sqlite3 *db, char *err, size_t errlen)
              * that ended it) unless the engine changed; record it anyway. */
             svc_log(s, "execution %s ended on replay", x->arn);
         }
+        /* Resuming may close tasks (and move the array): work on a copy. */
         size_t n = x->ntasks;
-        svc_task **open = malloc((n ? n : 1) * sizeof *open);
+        svc_task **open = n ? malloc(n * sizeof *open) : NULL;
         if (open) {
             memcpy(open, x->tasks, n * sizeof *open);
             for (size_t k = 0; k < n; k++)
