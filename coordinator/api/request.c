@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../../common/sf_hex.h"
+
 #define TARGET_PREFIX "AWSStepFunctions."
 #define QUOTE_MAX 120 /* bytes of client input quoted in a message */
 
@@ -68,17 +70,6 @@ static sf_rc refuse(api_request *out, int status, const char *type, const char *
     return out->error ? SF_OK : SF_ENOMEM;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The approval link's token: everything after the prefix, percent-decoded.
  * '+' stays '+': this is a path, not a form. A '/' inside is kept too, so a
  * base64 token whose link was not encoded still arrives whole. */
@@ -98,7 +89,7 @@ static sf_rc parse_decision(const char *rest, bool approve, api_request *out)
     for (const char *p = rest; *p; p++) {
         char c = *p;
         if (c == '%') {
-            int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+            int hi = sf_hex_digit(p[1]), lo = hi < 0 ? -1 : sf_hex_digit(p[2]);
             if (hi < 0 || lo < 0) {
                 free(tok);
                 return refuse(out, 400, "InvalidToken",

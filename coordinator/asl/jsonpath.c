@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/sf_hex.h"
+
 #define PATH_TEXT_MAX 65536         /* bytes of path text */
 #define PATH_STEPS_MAX 4096         /* steps in all chains of one path */
 #define PATH_NEST_MAX 48            /* parentheses, '!' and nested filters */
@@ -292,24 +294,13 @@ static step *chain_push(parser *ps, chain *c, step_kind kind, bool scan)
     return s;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_hex4(const char *p, const char *end, unsigned *out)
 {
     if (end - p < 4)
         return false;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = sf_hex_digit(p[i]);
         if (h < 0)
             return false;
         v = v * 16 + (unsigned)h;

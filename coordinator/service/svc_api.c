@@ -205,9 +205,30 @@ bool svc_page(json_t *req, const char *prefix, int *limit, int64_t *from, json_t
     return true;
 }
 
-void svc_page_token(json_t *resp, const char *prefix, int64_t id)
+int svc_page_answer(svc *s, json_t **resp, const char *member, const char *prefix, json_t *rows,
+                    int limit, svc_item_fn item, void *ctx)
 {
-    char tok[64];
-    snprintf(tok, sizeof tok, "%s:%lld", prefix, (long long)id);
-    json_object_set_new(resp, "nextToken", json_string(tok));
+    if (!rows)
+        return svc_error(resp, 500, "InternalFailure", "cannot read %s", s->db_path);
+    json_t *list = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        if ((int)i == limit)
+            break;
+        json_t *one = item(s, r, ctx);
+        if (one)
+            json_array_append_new(list, one);
+    }
+    *resp = json_pack("{s:o}", member, list);
+    if (*resp && json_array_size(rows) > (size_t)limit) {
+        /* The next page starts after the last row of this one. */
+        char tok[64];
+        json_int_t id = json_integer_value(json_object_get(json_array_get(rows, limit - 1), "id"));
+        snprintf(tok, sizeof tok, "%s:%lld", prefix, (long long)id);
+        json_object_set_new(*resp, "nextToken", json_string(tok));
+    }
+    json_decref(rows);
+    return 200;
 }

@@ -261,6 +261,7 @@ void svc_task_dispatch(svc *s, int64_t exec_id, uint64_t task_id);
 void *svc_runner_main(void *arg);
 
 void svc_activity_free(svc_activity *a);
+void svc_machine_free(svc_machine *m);
 
 /* ---- svc_token.c ----------------------------------------------------------- */
 /* Seals an engine's raw token for execution exec_id (the engine's hook). */
@@ -293,7 +294,12 @@ json_t *svc_epoch(int64_t ms); /* AWS timestamps: epoch seconds, fractional */
 /* maxResults (1..1000, default 100) and nextToken ("<prefix>:<id>"). */
 bool svc_page(json_t *req, const char *prefix, int *limit, int64_t *from, json_t **resp,
               int *status);
-void svc_page_token(json_t *resp, const char *prefix, int64_t id);
+/* Answers {member: [item(row) for the first limit rows]} and a nextToken
+ * when rows (limit + 1 asked for, consumed here) held more; 500 when rows
+ * is NULL (the database could not be read). */
+typedef json_t *(*svc_item_fn)(svc *s, json_t *row, void *ctx);
+int svc_page_answer(svc *s, json_t **resp, const char *member, const char *prefix, json_t *rows,
+                    int limit, svc_item_fn item, void *ctx);
 /* Lookups that answer AWS's errors when nothing matches (mu held for the
  * machine; the execution is read from the database, a new reference). */
 svc_machine *svc_find_machine(svc *s, const char *arn, json_t **resp, int *status);

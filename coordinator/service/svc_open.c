@@ -77,7 +77,7 @@ sf_rc svc_open(const svc_config *cfg, svc **out, char *err, size_t errlen)
     return SF_OK;
 }
 
-static void free_machine(svc_machine *m)
+void svc_machine_free(svc_machine *m)
 {
     svc_version_release(m->cur);
     free(m->arn);
@@ -103,7 +103,7 @@ void svc_close(svc **sp)
         svc_exec_free(s, sl->value);
     i = 0;
     while ((sl = sf_hmap_next(&s->machines, &i)))
-        free_machine(sl->value);
+        svc_machine_free(sl->value);
     i = 0;
     while ((sl = sf_hmap_next(&s->activities, &i)))
         svc_activity_free(sl->value);

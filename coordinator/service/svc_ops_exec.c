@@ -228,6 +228,16 @@ int op_describe_execution(svc *s, json_t *req, json_t **resp)
     return 200;
 }
 
+static json_t *execution_item(svc *s, json_t *r, void *sm_arn)
+{
+    json_t *o = json_pack("{s:O,s:s,s:O,s:O}", "executionArn", json_object_get(r, "arn"),
+                          "stateMachineArn", (const char *)sm_arn, "name",
+                          json_object_get(r, "name"), "status", json_object_get(r, "status"));
+    put_time(o, "startDate", r, "start_ms");
+    put_time(o, "stopDate", r, "stop_ms");
+    return o;
+}
+
 int op_list_executions(svc *s, json_t *req, json_t **resp)
 {
     int status = 200, limit;
@@ -254,28 +264,10 @@ int op_list_executions(svc *s, json_t *req, json_t **resp)
     pthread_mutex_unlock(&s->mu);
     if (!m)
         return status;
-    json_t *rows = store_list_executions(svc_reader(s), machine_id, filter, before, limit + 1);
-    if (!rows)
-        return svc_error(resp, 500, "InternalFailure", "cannot read %s", s->db_path);
-    json_t *list = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        if ((int)i == limit)
-            break;
-        json_t *o = json_pack("{s:O,s:s,s:O,s:O}", "executionArn", json_object_get(r, "arn"),
-                              "stateMachineArn", sm_arn, "name", json_object_get(r, "name"),
-                              "status", json_object_get(r, "status"));
-        put_time(o, "startDate", r, "start_ms");
-        put_time(o, "stopDate", r, "stop_ms");
-        json_array_append_new(list, o);
-    }
-    *resp = json_pack("{s:o}", "executions", list);
-    if (json_array_size(rows) > (size_t)limit)
-        svc_page_token(*resp, "ex", inum(json_array_get(rows, limit - 1), "id"));
-    json_decref(rows);
-    return 200;
+    return svc_page_answer(s, resp, "executions", "ex",
+                           store_list_executions(svc_reader(s), machine_id, filter, before,
+                                                 limit + 1),
+                           limit, execution_item, (void *)sm_arn);
 }
 
 /* AWS's JSON for one stored event row. */
@@ -304,8 +296,9 @@ static json_t *event_json(svc *s, json_t *row, const char *exec_arn)
     return out;
 }
 
-/* includeExecutionData=false: the events keep their shape, without the
- * input, output and parameters they carried. */
+/* includeExecutionData=false: the events keep their shape (inputDetails
+ * and outputDetails included), without the input, output and parameters
+ * they carried. */
 static void strip_data(json_t *ev)
 {
     const char *k;
@@ -317,11 +310,21 @@ static void strip_data(json_t *ev)
         json_object_del(details, "input");
         json_object_del(details, "output");
         json_object_del(details, "parameters");
-        if (json_object_get(details, "inputDetails"))
-            json_object_set_new(details, "inputDetails", json_pack("{s:b}", "included", 0));
-        if (json_object_get(details, "outputDetails"))
-            json_object_set_new(details, "outputDetails", json_pack("{s:b}", "included", 0));
     }
+}
+
+struct history_ctx {
+    const char *arn;
+    bool with_data;
+};
+
+static json_t *history_item(svc *s, json_t *r, void *ctx)
+{
+    struct history_ctx *hc = ctx;
+    json_t *ev = event_json(s, r, hc->arn);
+    if (ev && !hc->with_data)
+        strip_data(ev);
+    return ev;
 }
 
 int op_get_execution_history(svc *s, json_t *req, json_t **resp)
@@ -338,31 +341,13 @@ int op_get_execution_history(svc *s, json_t *req, json_t **resp)
     json_t *row = svc_find_execution(s, arn, resp, &status);
     if (!row)
         return status;
-    json_t *rows = store_list_events(svc_reader(s), inum(row, "id"), from, reverse, limit + 1);
-    if (!rows) {
-        json_decref(row);
-        return svc_error(resp, 500, "InternalFailure", "cannot read %s", s->db_path);
-    }
-    json_t *events = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        if ((int)i == limit)
-            break;
-        json_t *ev = event_json(s, r, arn);
-        if (!ev)
-            continue;
-        if (!with_data)
-            strip_data(ev);
-        json_array_append_new(events, ev);
-    }
-    *resp = json_pack("{s:o}", "events", events);
-    if (json_array_size(rows) > (size_t)limit)
-        svc_page_token(*resp, "ev", inum(json_array_get(rows, limit - 1), "id"));
-    json_decref(rows);
+    struct history_ctx hc = {.arn = arn, .with_data = with_data};
+    int st = svc_page_answer(s, resp, "events", "ev",
+                             store_list_events(svc_reader(s), inum(row, "id"), from, reverse,
+                                               limit + 1),
+                             limit, history_item, &hc);
     json_decref(row);
-    return 200;
+    return st;
 }
 
 int op_stop_execution(svc *s, json_t *req, json_t **resp)

@@ -239,15 +239,19 @@ int op_delete_state_machine(svc *s, json_t *req, json_t **resp)
     if (m) {
         svc_write(s, (wop){.kind = W_MACHINE_DEL, .a = m->id}, NULL, NULL, NULL, NULL);
         svc_wait_commit(s, svc_ticket(s));
-        svc_version_release(m->cur);
-        free(m->arn);
-        free(m->name);
-        free(m->type);
-        free(m);
+        svc_machine_free(m);
     }
     pthread_mutex_unlock(&s->mu);
     *resp = json_object();
     return 200;
+}
+
+static json_t *machine_item(svc *s, json_t *r, void *ctx)
+{
+    return json_pack("{s:O,s:O,s:O,s:o}", "stateMachineArn", json_object_get(r, "arn"), "name",
+                     json_object_get(r, "name"), "type", json_object_get(r, "type"),
+                     "creationDate",
+                     svc_epoch(json_integer_value(json_object_get(r, "created_ms"))));
 }
 
 int op_list_state_machines(svc *s, json_t *req, json_t **resp)
@@ -256,28 +260,9 @@ int op_list_state_machines(svc *s, json_t *req, json_t **resp)
     int64_t after;
     if (!svc_page(req, "sm", &limit, &after, resp, &status))
         return status;
-    json_t *rows = store_list_machines(svc_reader(s), after, limit + 1);
-    if (!rows)
-        return svc_error(resp, 500, "InternalFailure", "cannot read %s", s->db_path);
-    json_t *list = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        if ((int)i == limit)
-            break;
-        json_array_append_new(
-            list, json_pack("{s:O,s:O,s:O,s:o}", "stateMachineArn", json_object_get(r, "arn"),
-                            "name", json_object_get(r, "name"), "type", json_object_get(r, "type"),
-                            "creationDate",
-                            svc_epoch(json_integer_value(json_object_get(r, "created_ms")))));
-    }
-    *resp = json_pack("{s:o}", "stateMachines", list);
-    if (json_array_size(rows) > (size_t)limit)
-        svc_page_token(*resp, "sm",
-                       json_integer_value(json_object_get(json_array_get(rows, limit - 1), "id")));
-    json_decref(rows);
-    return 200;
+    return svc_page_answer(s, resp, "stateMachines", "sm",
+                           store_list_machines(svc_reader(s), after, limit + 1), limit,
+                           machine_item, NULL);
 }
 
 int op_validate_state_machine_definition(svc *s, json_t *req, json_t **resp)

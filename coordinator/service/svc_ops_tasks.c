@@ -117,34 +117,22 @@ int op_delete_activity(svc *s, json_t *req, json_t **resp)
     return 200;
 }
 
+static json_t *activity_item(svc *s, json_t *r, void *ctx)
+{
+    return json_pack("{s:O,s:O,s:o}", "activityArn", json_object_get(r, "arn"), "name",
+                     json_object_get(r, "name"), "creationDate",
+                     svc_epoch(json_integer_value(json_object_get(r, "created_ms"))));
+}
+
 int op_list_activities(svc *s, json_t *req, json_t **resp)
 {
     int status = 200, limit;
     int64_t after;
     if (!svc_page(req, "act", &limit, &after, resp, &status))
         return status;
-    json_t *rows = store_list_activities(svc_reader(s), after, limit + 1);
-    if (!rows)
-        return svc_error(resp, 500, "InternalFailure", "cannot read %s", s->db_path);
-    json_t *list = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(rows, i, r)
-    {
-        if ((int)i == limit)
-            break;
-        json_array_append_new(list, json_pack("{s:O,s:O,s:o}", "activityArn",
-                                              json_object_get(r, "arn"), "name",
-                                              json_object_get(r, "name"), "creationDate",
-                                              svc_epoch(json_integer_value(
-                                                  json_object_get(r, "created_ms")))));
-    }
-    *resp = json_pack("{s:o}", "activities", list);
-    if (json_array_size(rows) > (size_t)limit)
-        svc_page_token(*resp, "act",
-                       json_integer_value(json_object_get(json_array_get(rows, limit - 1), "id")));
-    json_decref(rows);
-    return 200;
+    return svc_page_answer(s, resp, "activities", "act",
+                           store_list_activities(svc_reader(s), after, limit + 1), limit,
+                           activity_item, NULL);
 }
 
 /* The next queued task that is still waiting for a worker (mu held). */

@@ -16,23 +16,14 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "../../common/sf_hex.h"
+
 #define TOKEN_VERSION 1
 #define NONCE_LEN 16
 #define TAG_LEN 20 /* makes RAW_LEN a multiple of 3: no padding, one spelling per token */
 #define BODY_LEN (1 + 8 + NONCE_LEN)
 #define RAW_LEN (BODY_LEN + TAG_LEN)
 #define TOKEN_CHARS 60 /* base64url of RAW_LEN bytes */
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static void tag(const unsigned char key[32], const unsigned char *body, unsigned char *out)
 {
@@ -52,7 +43,7 @@ char *svc_token_seal(const unsigned char key[32], int64_t exec_id, const char *r
     if (rl != 2 * NONCE_LEN)
         return NULL;
     for (int i = 0; i < NONCE_LEN; i++) {
-        int hi = hexval(raw[2 * i]), lo = hexval(raw[2 * i + 1]);
+        int hi = sf_hex_digit(raw[2 * i]), lo = sf_hex_digit(raw[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return NULL;
         bin[9 + i] = (unsigned char)(hi << 4 | lo);

@@ -1,0 +1,17 @@
+/* common/sf_hex.h - one hexadecimal digit's value. */
+#ifndef SF_HEX_H
+#define SF_HEX_H
+
+/* 0..15 for '0'-'9', 'a'-'f', 'A'-'F'; -1 for anything else. */
+static inline int sf_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+#endif
