@@ -17,6 +17,13 @@ int svc_error(json_t **resp, int status, const char *type, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     *resp = json_pack("{s:s,s:s}", "__type", type, "message", msg);
+    if (!*resp) {
+        /* A message quoting a caller's bytes may not be UTF-8: keep ASCII. */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+        *resp = json_pack("{s:s,s:s}", "__type", type, "message", msg);
+    }
     return status;
 }
 
