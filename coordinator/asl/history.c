@@ -70,11 +70,12 @@ static void resource_parts(const char *arn, char *type, size_t tlen, const char 
 
 json_t *asl_event_to_json(const asl_event *e, const char *region, const char *exec_arn)
 {
-    char tbuf[48], ts[32], dk[80];
+    char tbuf[48], dk[80];
     const char *type = asl_event_type_name(e, tbuf);
-    asl_timestamp_format_ms(e->ts_ms, ts);
-    json_t *o = json_pack("{s:s,s:s,s:I,s:I}", "timestamp", ts, "type", type, "id",
-                          (json_int_t)e->id, "previousEventId", (json_int_t)e->prev_id);
+    /* AWS's JSON protocols carry timestamps as epoch seconds. */
+    json_t *o = json_pack("{s:f,s:s,s:I,s:I}", "timestamp", (double)e->ts_ms / 1000.0, "type",
+                          type, "id", (json_int_t)e->id, "previousEventId",
+                          (json_int_t)e->prev_id);
     if (!o)
         return NULL;
     json_t *d = NULL;
@@ -175,7 +176,13 @@ json_t *asl_event_to_json(const asl_event *e, const char *region, const char *ex
     }
     }
     if (d) {
-        details_key(type, dk, sizeof dk);
+        /* Every *StateEntered / *StateExited event shares one member. */
+        if (event_info[e->type].kind == ENTERED)
+            snprintf(dk, sizeof dk, "stateEnteredEventDetails");
+        else if (event_info[e->type].kind == EXITED)
+            snprintf(dk, sizeof dk, "stateExitedEventDetails");
+        else
+            details_key(type, dk, sizeof dk);
         json_object_set_new(o, dk, d);
     }
     return o;
