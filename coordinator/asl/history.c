@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "machine.h"
-#include "timestamp.h"
 
 typedef enum {
     NONE, EXEC_STARTED, EXEC_OUTPUT, EXEC_ERROR, ENTERED, EXITED, TASK_SCHEDULED, TASK_PLAIN,
