@@ -271,6 +271,11 @@ void *svc_runner_main(void *arg)
             free(j);
             continue;
         }
+        /* A function runs only once its Started event is durable: after a
+         * crash it is then known to have (maybe) run, and is not run a
+         * second time (see svc_recover.c). */
+        if (w.kind == TK_FUNCTION)
+            svc_wait_commit(s, svc_ticket(s));
         pthread_mutex_unlock(&s->mu);
         asl_err err = {0};
         json_t *out = w.kind == TK_MAP_IO ? run_map_io(s, &w, &err) : run_function(s, j, &w, &err);
