@@ -120,7 +120,7 @@ void svc_commit_wait_unlock(svc *s, uint64_t ticket)
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&s->commit_mu);
     while (s->committed_seq < ticket)
-        pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+        pthread_cond_wait(&s->commit_cv[ticket & 3], &s->commit_mu);
     pthread_mutex_unlock(&s->commit_mu);
 }
 
@@ -297,7 +297,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&s->mu);
         pthread_mutex_lock(&s->commit_mu);
         s->committed_seq = b->seq;
-        pthread_cond_broadcast(&s->commit_cv);
+        pthread_cond_broadcast(&s->commit_cv[b->seq & 3]);
         pthread_mutex_unlock(&s->commit_mu);
         if (b->n > 0)
             s->stats.commits++;

@@ -185,7 +185,10 @@ struct svc {
     /* committed_seq is written under both mu and commit_mu, so either
      * suffices to read it; waiters sleep on commit_cv without holding mu. */
     pthread_mutex_t commit_mu;
-    pthread_cond_t commit_cv;
+    /* One condition per batch in flight (filling, rendering, writing, and
+     * one spare), indexed by sequence number: a commit wakes only the
+     * waiters of that batch, not those of the batches behind it. */
+    pthread_cond_t commit_cv[4];
     batch *pending;  /* filling, under mu */
     batch *ready;    /* rendered, waiting for the writer */
     bool render_done;

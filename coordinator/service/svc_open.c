@@ -35,7 +35,8 @@ sf_rc svc_open(const svc_config *cfg, svc **out, char *err, size_t errlen)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->committed_cv, NULL);
     pthread_mutex_init(&s->commit_mu, NULL);
-    pthread_cond_init(&s->commit_cv, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_cond_init(&s->commit_cv[i], NULL);
     pthread_cond_init(&s->render_cv, NULL);
     pthread_cond_init(&s->writer_cv, NULL);
     pthread_cond_init(&s->timer_cv, NULL);
