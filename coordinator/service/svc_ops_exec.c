@@ -109,13 +109,18 @@ static int start(svc *s, json_t *req, json_t **resp, bool sync, int64_t *id)
     svc_exec *live = sf_hmap_gets(&s->exec_arns, arn);
     sqlite3 *db = svc_reader(s);
     bool used = live || !db || store_execution_exists(db, arn) != 0; /* errors count as used */
+    if (used && live && !sync && json_equal(live->input, input)) {
+        /* Its start may still be committing: answer once it is durable. */
+        *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate",
+                          svc_epoch(live->start_ms));
+        svc_commit_wait_unlock(s, svc_ticket(s));
+        json_decref(input);
+        free(arn);
+        return status;
+    }
     if (used) {
-        if (live && !sync && json_equal(live->input, input))
-            *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate",
-                              svc_epoch(live->start_ms));
-        else
-            status = svc_error(resp, 400, "ExecutionAlreadyExists",
-                               "Execution Already Exists: '%s'", arn);
+        status = svc_error(resp, 400, "ExecutionAlreadyExists", "Execution Already Exists: '%s'",
+                           arn);
         goto out;
     }
     int64_t now = svc_now_ms();
