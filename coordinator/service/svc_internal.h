@@ -98,6 +98,7 @@ typedef struct svc_machine {
     char *arn, *name, *type;
     int64_t created_ms;
     svc_version *cur;
+    uint64_t seq; /* the batch that wrote its current revision */
 } svc_machine;
 
 typedef enum {

@@ -109,9 +109,11 @@ int op_create_state_machine(svc *s, json_t *req, json_t **resp)
          * under its name is a conflict. */
         bool same = strcmp(m->cur->definition, definition) == 0 &&
                     strcmp(m->cur->role_arn, role) == 0 && strcmp(m->type, type) == 0;
-        if (same)
+        if (same) {
             *resp = json_pack("{s:s,s:o}", "stateMachineArn", m->arn, "creationDate",
                               svc_epoch(m->created_ms));
+            svc_wait_commit(s, m->seq); /* it may still be committing */
+        }
         else
             status = svc_error(resp, 400, "StateMachineAlreadyExists",
                                "State Machine Already Exists: '%s'", arn);
@@ -141,7 +143,8 @@ int op_create_state_machine(svc *s, json_t *req, json_t **resp)
               NULL);
     svc_write(s, (wop){.kind = W_VERSION, .a = m->id, .c = 1, .b = now}, definition, role, NULL,
               NULL);
-    svc_wait_commit(s, svc_ticket(s));
+    m->seq = svc_ticket(s);
+    svc_wait_commit(s, m->seq);
     *resp = json_pack("{s:s,s:o}", "stateMachineArn", m->arn, "creationDate", svc_epoch(now));
     pthread_mutex_unlock(&s->mu);
     return 200;
@@ -165,6 +168,10 @@ int op_describe_state_machine(svc *s, json_t *req, json_t **resp)
         return status;
     pthread_mutex_lock(&s->mu);
     svc_machine *m = find_machine(s, arn, resp, &status);
+    if (m) {
+        svc_wait_commit(s, m->seq); /* say only what is durable */
+        m = find_machine(s, arn, resp, &status);
+    }
     if (m) {
         *resp = describe(m);
         char rev[32];
@@ -217,7 +224,8 @@ int op_update_state_machine(svc *s, json_t *req, json_t **resp)
     svc_write(s, (wop){.kind = W_VERSION, .a = m->id, .c = v->revision, .b = now}, v->definition,
               v->role_arn, NULL, NULL);
     svc_write(s, (wop){.kind = W_REVISION, .a = m->id, .c = v->revision}, NULL, NULL, NULL, NULL);
-    svc_wait_commit(s, svc_ticket(s));
+    m->seq = svc_ticket(s);
+    svc_wait_commit(s, m->seq);
     char rev[32];
     snprintf(rev, sizeof rev, "%lld", (long long)v->revision);
     *resp = json_pack("{s:o,s:s}", "updateDate", svc_epoch(now), "revisionId", rev);
