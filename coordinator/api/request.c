@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "../../common/sf_hex.h"
+#include "../../common/sf_json_kind.h"
 
 #define TARGET_PREFIX "AWSStepFunctions."
 #define QUOTE_MAX 120 /* bytes of client input quoted in a message */
@@ -213,26 +214,6 @@ static bool content_type_ok(const char *ct, const char **why)
     return true;
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    default:
-        return "not an object";
-    }
-}
-
 static sf_rc parse_operation(const api_request_in *in, api_request *out)
 {
     char q[QUOTE_MAX + 4];
@@ -265,7 +246,7 @@ static sf_rc parse_operation(const api_request_in *in, api_request *out)
                       "request body is not valid JSON at line %d, column %d (byte %d): %s", je.line,
                       je.column, je.position, je.text);
     if (!json_is_object(v)) {
-        const char *kind = json_kind(v);
+        const char *kind = sf_json_kind(v);
         json_decref(v);
         return refuse(out, 400, "SerializationException",
                       "request body must be a JSON object, got %s", kind);

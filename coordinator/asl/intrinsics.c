@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "jsonpath.h"
+#include "../../common/sf_json_kind.h"
 
 /* AWS's documented limits. */
 #define INTR_MAX_NESTING 10      /* "You can nest up to 10 intrinsic functions" */
@@ -844,31 +845,10 @@ static sf_rc sb_fail(eval_ctx *x, const call *c, const sbuf *b)
                 INTR_MAX_TEXT);
 }
 
-static const char *type_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "a value";
-}
-
 static sf_rc bad_type(eval_ctx *x, const call *c, size_t argn, const char *want, const json_t *got)
 {
     return fail(x, INTRINSIC_FAILURE, "Invalid arguments in %s: argument %zu must be %s, but got %s",
-                c->spec->name, argn, want, type_name(got));
+                c->spec->name, argn, want, sf_json_kind(got));
 }
 
 static sf_rc eval_call(const call *c, eval_ctx *x, json_t **out);

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "../../common/sf_hex.h"
+#include "../../common/sf_json_kind.h"
 
 #define PATH_TEXT_MAX 65536         /* bytes of path text */
 #define PATH_STEPS_MAX 4096         /* steps in all chains of one path */
@@ -1654,21 +1655,6 @@ sf_rc asl_path_eval_scope(const asl_path *p, const asl_scope *s, json_t **out)
 
 /* ---- ResultPath ------------------------------------------------------- */
 
-static const char *kind_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value";
-}
-
 /* "cannot set ['b'] in $['a']: it is a string, not an object". */
 static void set_error(const asl_path *p, uint32_t i, const char *why, const json_t *found,
                       char *err, size_t errlen)
@@ -1681,7 +1667,8 @@ static void set_error(const asl_path *p, uint32_t i, const char *why, const json
     chain one = {.v = &p->main.v[i], .n = 1};
     w_steps(&f, &one, 1);
     if (found)
-        errf(err, errlen, "cannot set %s in %s: it is %s, %s", frag, where, kind_name(found), why);
+        errf(err, errlen, "cannot set %s in %s: it is %s, %s", frag, where, sf_json_kind(found),
+             why);
     else
         errf(err, errlen, "cannot set %s in %s: %s", frag, where, why);
 }
