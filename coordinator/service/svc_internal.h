@@ -263,6 +263,8 @@ void svc_task_close(svc *s, svc_exec *x, uint64_t task_id);
 /* After commit: hands the task to its activity queue, runner or waiter. */
 void svc_task_dispatch(svc *s, int64_t exec_id, uint64_t task_id);
 void *svc_runner_main(void *arg);
+/* Logs a callback task's message and its approve/reject links (mu held). */
+void svc_announce_callback(svc *s, svc_exec *x, svc_task *t);
 
 void svc_activity_free(svc_activity *a);
 void svc_machine_free(svc_machine *m);

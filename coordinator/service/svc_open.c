@@ -136,5 +136,15 @@ void svc_set_public_url(svc *s, const char *url)
     pthread_mutex_lock(&s->mu);
     free(s->public_url);
     s->public_url = u;
+    /* Links logged before (by an earlier run, maybe on another port) may
+     * be dead: give every callback still waiting its links again. */
+    size_t i = 0;
+    sf_hmap_slot *sl;
+    while ((sl = sf_hmap_next(&s->execs, &i))) {
+        svc_exec *x = sl->value;
+        for (size_t k = 0; k < x->ntasks; k++)
+            if (x->tasks[k]->kind == TK_CALLBACK && x->tasks[k]->started)
+                svc_announce_callback(s, x, x->tasks[k]);
+    }
     pthread_mutex_unlock(&s->mu);
 }

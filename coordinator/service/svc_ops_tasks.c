@@ -102,15 +102,17 @@ int op_delete_activity(svc *s, json_t *req, json_t **resp)
     pthread_mutex_lock(&s->mu);
     svc_activity *a = sf_hmap_gets(&s->activities, arn);
     if (a && !a->deleted) {
-        /* Pollers may still hold it: it stays in memory, marked, and its
-         * queued tasks wait there until their timeouts end them. */
+        /* Pollers may still hold it: then it stays in memory, marked, and
+         * the last poller to leave frees it. Decided here, before waiting
+         * for the commit lets pollers run. Its queued tasks wait until
+         * their timeouts end them. */
         a->deleted = true;
         sf_hmap_del(&s->activities, arn, strlen(arn));
         svc_write(s, (wop){.kind = W_ACTIVITY_DEL, .a = a->id}, NULL, NULL, NULL, NULL);
         pthread_cond_broadcast(&a->cv);
-        svc_wait_commit(s, svc_ticket(s));
         if (a->pollers == 0)
             svc_activity_free(a);
+        svc_wait_commit(s, svc_ticket(s));
     }
     pthread_mutex_unlock(&s->mu);
     *resp = json_object();

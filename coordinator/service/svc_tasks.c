@@ -101,7 +101,7 @@ static void push_job(svc *s, svc_exec *x, svc_task *t)
     pthread_cond_signal(&s->runner_cv);
 }
 
-static void announce_callback(svc *s, svc_exec *x, svc_task *t)
+void svc_announce_callback(svc *s, svc_exec *x, svc_task *t)
 {
     char *in = json_dumps(t->input, JSON_COMPACT | JSON_ENCODE_ANY);
     svc_log(s, "execution %s, state '%s' waits for its task token (%s); message: %s", x->arn,
@@ -127,7 +127,7 @@ void svc_task_dispatch(svc *s, int64_t exec_id, uint64_t task_id)
         push_job(s, x, t);
         break;
     case TK_CALLBACK:
-        announce_callback(s, x, t);
+        svc_announce_callback(s, x, t);
         svc_drive(s, x, &(svc_input){.kind = STORE_IN_TASK_STARTED, .task_id = t->id});
         break;
     case TK_UNSUPPORTED: {

@@ -185,18 +185,23 @@ def test_timeout_across_restart():
                                           "ExecutionSucceeded"], "approved history")
 
 
-def test_links_logged_once_per_task():
-    """Each of the six review tasks above logged its links once: a restart
-    does not announce a task that was already waiting."""
+def test_links_logged_per_task():
+    """Each of the six review tasks above logged its links when it began to
+    wait; the one still waiting across the restart was announced again by
+    the restarted daemon, with the address it serves on now (links logged
+    before a restart may point at a port that is gone)."""
     found = re.findall(r"approve: (http://127\.0\.0\.1:\d+)/approve/(\S+)  "
                        r"reject: (http://127\.0\.0\.1:\d+)/reject/(\S+)", daemon.log_text())
     toks = [f[1] for f in found]
-    eq(len(toks), 6, "approve links logged")
     eq(len(set(toks)), 6, "distinct tokens logged")
+    again = [t for t in set(toks) if toks.count(t) > 1]
+    eq(len(again), 1, "tokens announced again after the restart")
+    eq(len(toks), 7, "approve links logged")
+    last_base = [f[0] for f in found if f[1] == again[0]][-1]
+    eq(last_base, daemon.url, "the repeated link names the restarted daemon")
     for a_base, a_tok, r_base, r_tok in found:
         eq((r_base, r_tok), (a_base, a_tok), "reject link of the pair")
         eq(len(a_tok), 60, "logged token length")
-
 
 try:
     run([
@@ -205,7 +210,7 @@ try:
         ("forged links", test_forged),
         ("callback TimeoutSeconds", test_timeout),
         ("timeout across a restart", test_timeout_across_restart),
-        ("links in the log", test_links_logged_once_per_task),
+        ("links in the log", test_links_logged_per_task),
     ])
 finally:
     if daemon.running():
