@@ -7,7 +7,7 @@
 #   bash bench/http_start.sh [BUILD_DIR] [CONNECTIONS] [SECONDS]
 set -euo pipefail
 build=${1:-build}
-conns=${2:-64}
+conns=${2:-32}
 secs=${3:-5}
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
