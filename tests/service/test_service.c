@@ -216,6 +216,44 @@ Test(service, an_activity_task_handed_out_before_a_restart_is_answered_after_it)
     svc_close(&s);
 }
 
+Test(service, a_missed_heartbeat_holds_across_a_restart)
+{
+    svc *s = open_svc();
+    json_t *r = call(s, 200, "CreateActivity", json_pack("{s:s}", "name", "hb"));
+    char *act = strdup(get(r, "activityArn"));
+    json_decref(r);
+    char def[512];
+    snprintf(def, sizeof def,
+             "{\"StartAt\":\"T\",\"States\":{\"T\":{\"Type\":\"Task\",\"Resource\":\"%s\","
+             "\"HeartbeatSeconds\":1,\"TimeoutSeconds\":600,\"End\":true}}}",
+             act);
+    char *sm = create(s, "m", def);
+    char *x = start(s, sm, "hb", "{}");
+    json_t *task = call(s, 200, "GetActivityTask", json_pack("{s:s}", "activityArn", act));
+    char *token = strdup(get(task, "taskToken"));
+    json_decref(task);
+    json_decref(call(s, 200, "SendTaskHeartbeat", json_pack("{s:s}", "taskToken", token)));
+    svc_close(&s); /* down while the heartbeat comes due */
+    usleep(1500000);
+    s = open_svc();
+    json_t *d = wait_end(s, x);
+    cr_assert_str_eq(get(d, "status"), "FAILED");
+    cr_assert_str_eq(get(d, "error"), "States.Timeout");
+    json_decref(d);
+    r = call(s, 400, "SendTaskHeartbeat", json_pack("{s:s}", "taskToken", token));
+    cr_assert_str_eq(get(r, "__type"), "TaskTimedOut");
+    json_decref(r);
+    char *t = types(s, x);
+    cr_assert_str_eq(t, "ExecutionStarted TaskStateEntered ActivityScheduled ActivityStarted "
+                        "ActivityTimedOut ExecutionFailed ");
+    free(t);
+    free(token);
+    free(x);
+    free(sm);
+    free(act);
+    svc_close(&s);
+}
+
 Test(service, tokens_refuse_forgery_and_alteration)
 {
     unsigned char key[32] = {1, 2, 3}, other[32] = {9};
