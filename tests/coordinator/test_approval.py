@@ -194,11 +194,14 @@ def test_links_logged_per_task():
                        r"reject: (http://127\.0\.0\.1:\d+)/reject/(\S+)", daemon.log_text())
     toks = [f[1] for f in found]
     eq(len(set(toks)), 6, "distinct tokens logged")
+    # The review kept across the restart, and maybe the one whose timeout
+    # fell during the restart (if the restarted timer had not ended it yet).
     again = [t for t in set(toks) if toks.count(t) > 1]
-    eq(len(again), 1, "tokens announced again after the restart")
-    eq(len(toks), 7, "approve links logged")
-    last_base = [f[0] for f in found if f[1] == again[0]][-1]
-    eq(last_base, daemon.url, "the repeated link names the restarted daemon")
+    check(1 <= len(again) <= 2, "tokens announced again after the restart: %d" % len(again))
+    eq(len(toks), 6 + len(again), "approve links logged")
+    for tok in again:
+        last_base = [f[0] for f in found if f[1] == tok][-1]
+        eq(last_base, daemon.url, "the repeated link names the restarted daemon")
     for a_base, a_tok, r_base, r_tok in found:
         eq((r_base, r_tok), (a_base, a_tok), "reject link of the pair")
         eq(len(a_tok), 60, "logged token length")
