@@ -157,6 +157,7 @@ static const struct {
     {"SendTaskSuccess", op_send_task_success},
     {"SendTaskFailure", op_send_task_failure},
     {"SendTaskHeartbeat", op_send_task_heartbeat},
+    {"StatefleetGetStats", op_statefleet_get_stats},
 };
 
 int svc_call(svc *s, const char *op, json_t *request, json_t **response)
@@ -237,5 +238,17 @@ int svc_page_answer(svc *s, json_t **resp, const char *member, const char *prefi
         json_object_set_new(*resp, "nextToken", json_string(tok));
     }
     json_decref(rows);
+    return 200;
+}
+
+/* Not an AWS operation: the coordinator's counters since it started, for
+ * benchmarks (commits are fsyncs at synchronous=FULL). */
+int op_statefleet_get_stats(svc *s, json_t *req, json_t **resp)
+{
+    svc_stats st;
+    svc_get_stats(s, &st);
+    *resp = json_pack("{s:I,s:I,s:I,s:I}", "commits", (json_int_t)st.commits, "transitions",
+                      (json_int_t)st.transitions, "events", (json_int_t)st.events, "running",
+                      (json_int_t)st.running);
     return 200;
 }

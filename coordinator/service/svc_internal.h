@@ -334,5 +334,6 @@ int op_get_activity_task(svc *s, json_t *req, json_t **resp);
 int op_send_task_success(svc *s, json_t *req, json_t **resp);
 int op_send_task_failure(svc *s, json_t *req, json_t **resp);
 int op_send_task_heartbeat(svc *s, json_t *req, json_t **resp);
+int op_statefleet_get_stats(svc *s, json_t *req, json_t **resp);
 
 #endif
