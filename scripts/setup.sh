@@ -3,7 +3,7 @@
 # only what is missing, so a prepared machine pays nothing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libjansson-dev libcriterion-dev libssl-dev python3
-      libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev
+      libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libmsgpack-dev
       awscli python3-boto3)  # the real clients the coordinator is tested with
 need=()
 for p in "${pkgs[@]}"; do
