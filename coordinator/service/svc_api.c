@@ -130,6 +130,30 @@ json_t *svc_epoch(int64_t ms)
     return json_real((double)ms / 1000.0);
 }
 
+bool svc_machine_name_of(const char *exec_arn, char *buf, size_t len)
+{
+    const char *rest;
+    if (!svc_parse_arn(exec_arn, "execution", &rest))
+        return false;
+    const char *colon = strchr(rest, ':');
+    size_t n = colon ? (size_t)(colon - rest) : strlen(rest);
+    if (n >= len)
+        return false;
+    memcpy(buf, rest, n);
+    buf[n] = '\0';
+    return true;
+}
+
+int64_t svc_row_int(json_t *row, const char *col)
+{
+    return json_integer_value(json_object_get(row, col));
+}
+
+const char *svc_row_str(json_t *row, const char *col)
+{
+    return json_string_value(json_object_get(row, col));
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static const struct {
@@ -185,8 +209,7 @@ bool svc_page(json_t *req, const char *prefix, int *limit, int64_t *from, json_t
     *from = 0;
     json_t *mr = json_object_get(req, "maxResults");
     if (mr && !json_is_null(mr)) {
-        if (!json_is_integer(mr) || json_integer_value(mr) < 0 ||
-            json_integer_value(mr) > 1000) {
+        if (!json_is_integer(mr) || json_integer_value(mr) < 0 || json_integer_value(mr) > 1000) {
             *status = svc_error(resp, 400, "ValidationException",
                                 "1 validation error detected: Value at 'maxResults' failed to "
                                 "satisfy constraint: Member must be between 0 and 1000");

@@ -155,19 +155,19 @@ static sf_rc put_event(store *st, const wop *o)
     if ((e->data && !o->s1) || (e->vars && !o->s2))
         return SF_ENOMEM;
     return store_put_event(st, &(store_event){.exec_id = o->a,
-                                               .id = e->id,
-                                               .prev_id = e->prev_id,
-                                               .ts_ms = e->ts_ms,
-                                               .type = (int)e->type,
-                                               .state_type = e->state_type,
-                                               .name = e->name,
-                                               .resource = e->resource,
-                                               .data = o->s1,
-                                               .vars = o->s2,
-                                               .error = e->error,
-                                               .cause = e->cause,
-                                               .index = e->index,
-                                               .extra = e->extra});
+                                              .id = e->id,
+                                              .prev_id = e->prev_id,
+                                              .ts_ms = e->ts_ms,
+                                              .type = (int)e->type,
+                                              .state_type = e->state_type,
+                                              .name = e->name,
+                                              .resource = e->resource,
+                                              .data = o->s1,
+                                              .vars = o->s2,
+                                              .error = e->error,
+                                              .cause = e->cause,
+                                              .index = e->index,
+                                              .extra = e->extra});
 }
 
 static sf_rc apply(svc *s, const wop *o)
@@ -175,31 +175,44 @@ static sf_rc apply(svc *s, const wop *o)
     store *st = s->st;
     switch (o->kind) {
     case W_MACHINE:
-        return store_put_machine(st, &(store_machine){.id = o->a, .arn = o->s1, .name = o->s2,
-                                                      .type = o->s3, .created_ms = o->b,
+        return store_put_machine(st, &(store_machine){.id = o->a,
+                                                      .arn = o->s1,
+                                                      .name = o->s2,
+                                                      .type = o->s3,
+                                                      .created_ms = o->b,
                                                       .revision = o->c});
     case W_REVISION:
         return store_set_machine_revision(st, o->a, o->c);
     case W_MACHINE_DEL:
         return store_delete_machine(st, o->a);
     case W_VERSION:
-        return store_put_version(st, &(store_version){.machine_id = o->a, .revision = o->c,
-                                                      .definition = o->s1, .role_arn = o->s2,
+        return store_put_version(st, &(store_version){.machine_id = o->a,
+                                                      .revision = o->c,
+                                                      .definition = o->s1,
+                                                      .role_arn = o->s2,
                                                       .updated_ms = o->b});
     case W_EXEC:
-        return store_put_execution(st, &(store_execution){.id = o->a, .arn = o->s1,
-                                                          .name = o->s2, .machine_id = o->c,
-                                                          .revision = o->d, .input = o->s3,
-                                                          .seed = o->u, .start_ms = o->b});
+        return store_put_execution(st, &(store_execution){.id = o->a,
+                                                          .arn = o->s1,
+                                                          .name = o->s2,
+                                                          .machine_id = o->c,
+                                                          .revision = o->d,
+                                                          .input = o->s3,
+                                                          .seed = o->u,
+                                                          .start_ms = o->b});
     case W_EXEC_END:
         return store_end_execution(st, o->a, o->s1, o->s2, o->s3, o->s4, o->b);
     case W_EVENT:
         return put_event(st, o);
     case W_INPUT:
-        return store_put_input(st, &(store_input){.exec_id = o->a, .seq = o->b,
+        return store_put_input(st, &(store_input){.exec_id = o->a,
+                                                  .seq = o->b,
                                                   .kind = (store_input_kind)o->c,
-                                                  .task_id = o->u, .now_ms = o->d,
-                                                  .payload = o->s1, .a = o->s2, .b = o->s3});
+                                                  .task_id = o->u,
+                                                  .now_ms = o->d,
+                                                  .payload = o->s1,
+                                                  .a = o->s2,
+                                                  .b = o->s3});
     case W_TOKEN:
         return store_put_token(st, o->s1, o->a, o->u);
     case W_ACTIVITY:
@@ -237,8 +250,7 @@ static void *renderer_main(void *arg)
     svc *s = arg;
     pthread_mutex_lock(&s->mu);
     for (;;) {
-        while (!(s->stopping && batch_empty(s->pending)) &&
-               (batch_empty(s->pending) || s->ready))
+        while (!(s->stopping && batch_empty(s->pending)) && (batch_empty(s->pending) || s->ready))
             pthread_cond_wait(&s->render_cv, &s->mu);
         if (s->stopping && batch_empty(s->pending))
             break;
@@ -325,6 +337,46 @@ void svc_version_release(svc_version *v)
 
 /* The engine mints a raw token; the coordinator seals it with its key and
  * the execution's id, so a token names its execution and cannot be forged. */
+sf_rc svc_version_compile(int64_t machine_id, int64_t revision, const char *definition,
+                          const char *role_arn, int64_t updated_ms, svc_version **out, char *err,
+                          size_t errlen)
+{
+    *out = NULL;
+    err[0] = '\0';
+    asl_machine *m = NULL;
+    asl_diag d = {0};
+    sf_rc rc = asl_machine_parse(definition, strlen(definition), &m, &d);
+    if (rc != SF_OK) {
+        size_t k = 0;
+        for (size_t i = 0; i < d.n && k < errlen - 1; i++)
+            k += (size_t)snprintf(err + k, errlen - k, "%s%s", i ? "; " : "", d.msg[i]);
+        bool told = d.n > 0;
+        if (!told)
+            snprintf(err, errlen, "unreadable");
+        asl_diag_clear(&d);
+        return rc == SF_ENOMEM && !told ? SF_ENOMEM : SF_EINVAL;
+    }
+    asl_diag_clear(&d);
+    svc_version *v = calloc(1, sizeof *v);
+    if (!v) {
+        asl_machine_destroy(&m);
+        return SF_ENOMEM;
+    }
+    *v = (svc_version){.refs = 1,
+                       .machine_id = machine_id,
+                       .revision = revision,
+                       .definition = strdup(definition),
+                       .role_arn = strdup(role_arn),
+                       .updated_ms = updated_ms,
+                       .m = m};
+    if (!v->definition || !v->role_arn) {
+        svc_version_release(v);
+        return SF_ENOMEM;
+    }
+    *out = v;
+    return SF_OK;
+}
+
 static char *seal_hook(void *ctx, const char *raw)
 {
     svc_exec *x = ctx;
@@ -348,14 +400,8 @@ svc_exec *svc_exec_new(svc *s, int64_t id, const char *arn, const char *name, sv
     x->armed = INT64_MAX;
     x->ver = v;
     v->refs++;
-    /* $$.StateMachine: the machine's name is the ARN's second-to-last part. */
-    const char *rest = NULL;
-    char smn[256] = "";
-    if (svc_parse_arn(arn, "execution", &rest)) {
-        const char *colon = strchr(rest, ':');
-        size_t n = colon ? (size_t)(colon - rest) : strlen(rest);
-        snprintf(smn, sizeof smn, "%.*s", (int)n, rest);
-    }
+    char smn[256] = ""; /* $$.StateMachine.Name */
+    svc_machine_name_of(arn, smn, sizeof smn);
     char *sm_arn = svc_arn(s, "stateMachine", smn, NULL);
     asl_exec_opts o = {.exec_arn = arn,
                        .exec_name = name,

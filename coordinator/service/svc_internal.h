@@ -277,9 +277,11 @@ sf_rc svc_token_open(const unsigned char key[32], const char *token, int64_t *ex
 
 /* ---- svc_recover.c --------------------------------------------------------- */
 sf_rc svc_recover(svc *s, char *err, size_t errlen);
-svc_version *svc_version_compile(int64_t machine_id, int64_t revision, const char *definition,
-                                 const char *role_arn, int64_t updated_ms, char *err,
-                                 size_t errlen);
+/* Compiles one revision of a definition. SF_EINVAL with every problem
+ * found, joined, in err; SF_ENOMEM. */
+sf_rc svc_version_compile(int64_t machine_id, int64_t revision, const char *definition,
+                          const char *role_arn, int64_t updated_ms, svc_version **out, char *err,
+                          size_t errlen);
 
 /* ---- svc_api.c: shared by the operations ----------------------------------- */
 /* Fills *resp with an AWS error body and returns status. */
@@ -297,6 +299,11 @@ bool svc_valid_name(const char *name);
 bool svc_parse_arn(const char *arn, const char *kind, const char **name);
 char *svc_arn(svc *s, const char *kind, const char *name, const char *sub);
 json_t *svc_epoch(int64_t ms); /* AWS timestamps: epoch seconds, fractional */
+/* The state machine's name in an execution ARN (…:execution:MACHINE:NAME). */
+bool svc_machine_name_of(const char *exec_arn, char *buf, size_t len);
+/* A store row's column (store_read.h answers rows as objects). */
+int64_t svc_row_int(json_t *row, const char *col);
+const char *svc_row_str(json_t *row, const char *col);
 /* maxResults (1..1000, default 100) and nextToken ("<prefix>:<id>"). */
 bool svc_page(json_t *req, const char *prefix, int *limit, int64_t *from, json_t **resp,
               int *status);

@@ -10,11 +10,6 @@
 
 #include "../store/store_read.h"
 
-static int64_t inum(json_t *row, const char *k)
-{
-    return json_integer_value(json_object_get(row, k));
-}
-
 json_t *svc_find_execution(svc *s, const char *arn, json_t **resp, int *status)
 {
     const char *name;
@@ -29,8 +24,8 @@ json_t *svc_find_execution(svc *s, const char *arn, json_t **resp, int *status)
     }
     if (json_is_null(x)) {
         json_decref(x);
-        *status = svc_error(resp, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'",
-                            arn);
+        *status =
+            svc_error(resp, 400, "ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", arn);
         return NULL;
     }
     return x;
@@ -38,14 +33,9 @@ json_t *svc_find_execution(svc *s, const char *arn, json_t **resp, int *status)
 
 static char *machine_arn_of(svc *s, const char *exec_arn)
 {
-    const char *rest;
-    if (!svc_parse_arn(exec_arn, "execution", &rest))
-        return NULL;
-    const char *colon = strchr(rest, ':');
-    char *name = strndup(rest, colon ? (size_t)(colon - rest) : strlen(rest));
-    char *arn = name ? svc_arn(s, "stateMachine", name, NULL) : NULL;
-    free(name);
-    return arn;
+    char name[256];
+    return svc_machine_name_of(exec_arn, name, sizeof name) ? svc_arn(s, "stateMachine", name, NULL)
+                                                            : NULL;
 }
 
 static void uuid(char out[37])
@@ -111,16 +101,15 @@ static int start(svc *s, json_t *req, json_t **resp, bool sync, int64_t *id)
     bool used = live || !db || store_execution_exists(db, arn) != 0; /* errors count as used */
     if (used && live && !sync && json_equal(live->input, input)) {
         /* Its start may still be committing: answer once it is durable. */
-        *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate",
-                          svc_epoch(live->start_ms));
+        *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate", svc_epoch(live->start_ms));
         svc_commit_wait_unlock(s, svc_ticket(s));
         json_decref(input);
         free(arn);
         return status;
     }
     if (used) {
-        status = svc_error(resp, 400, "ExecutionAlreadyExists", "Execution Already Exists: '%s'",
-                           arn);
+        status =
+            svc_error(resp, 400, "ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn);
         goto out;
     }
     int64_t now = svc_now_ms();
@@ -132,10 +121,10 @@ static int start(svc *s, json_t *req, json_t **resp, bool sync, int64_t *id)
     s->next_exec_id++;
     sf_hmap_putu(&s->execs, (uint64_t)x->id, x);
     sf_hmap_put(&s->exec_arns, x->arn, strlen(x->arn), x);
-    svc_write(s,
-              (wop){.kind = W_EXEC, .a = x->id, .b = now, .c = m->id, .d = m->cur->revision,
-                    .u = seed},
-              arn, name, input_text, NULL);
+    svc_write(
+        s,
+        (wop){.kind = W_EXEC, .a = x->id, .b = now, .c = m->id, .d = m->cur->revision, .u = seed},
+        arn, name, input_text, NULL);
     svc_drive(s, x, &(svc_input){.kind = STORE_IN_START, .now_ms = now});
     *id = x->id;
     *resp = json_pack("{s:s,s:o}", "executionArn", arn, "startDate", svc_epoch(now));
@@ -211,10 +200,11 @@ int op_start_sync_execution(svc *s, json_t *req, json_t **resp)
     json_decref(*resp);
     *resp = describe(s, row);
     json_object_del(*resp, "redriveCount");
-    int64_t ms = inum(row, "stop_ms") - inum(row, "start_ms");
+    int64_t ms = svc_row_int(row, "stop_ms") - svc_row_int(row, "start_ms");
     json_object_set_new(*resp, "billingDetails",
                         json_pack("{s:i,s:I}", "billedMemoryUsedInMB", 64,
-                                  "billedDurationInMilliseconds", (json_int_t)(ms > 100 ? ms : 100)));
+                                  "billedDurationInMilliseconds",
+                                  (json_int_t)(ms > 100 ? ms : 100)));
     json_decref(row);
     return 200;
 }
@@ -252,8 +242,8 @@ int op_list_executions(svc *s, json_t *req, json_t **resp)
         !svc_str(req, "statusFilter", false, 16, &filter, resp, &status) ||
         !svc_page(req, "ex", &limit, &before, resp, &status))
         return status;
-    static const char *const statuses[] = {"RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT",
-                                           "ABORTED", "PENDING_REDRIVE"};
+    static const char *const statuses[] = {"RUNNING",   "SUCCEEDED", "FAILED",
+                                           "TIMED_OUT", "ABORTED",   "PENDING_REDRIVE"};
     bool known = !filter;
     for (size_t i = 0; filter && i < sizeof statuses / sizeof *statuses; i++)
         known = known || strcmp(filter, statuses[i]) == 0;
@@ -269,10 +259,10 @@ int op_list_executions(svc *s, json_t *req, json_t **resp)
     pthread_mutex_unlock(&s->mu);
     if (!m)
         return status;
-    return svc_page_answer(s, resp, "executions", "ex",
-                           store_list_executions(svc_reader(s), machine_id, filter, before,
-                                                 limit + 1),
-                           limit, execution_item, (void *)sm_arn);
+    return svc_page_answer(
+        s, resp, "executions", "ex",
+        store_list_executions(svc_reader(s), machine_id, filter, before, limit + 1), limit,
+        execution_item, (void *)sm_arn);
 }
 
 /* AWS's JSON for one stored event row. */
@@ -281,19 +271,19 @@ static json_t *event_json(svc *s, json_t *row, const char *exec_arn)
     const char *data = json_string_value(json_object_get(row, "data"));
     const char *vars = json_string_value(json_object_get(row, "vars"));
     asl_event ev = {
-        .type = (asl_event_type)inum(row, "type"),
-        .state_type = (int)inum(row, "state_type"),
-        .id = inum(row, "id"),
-        .prev_id = inum(row, "prev_id"),
-        .ts_ms = inum(row, "ts_ms"),
+        .type = (asl_event_type)svc_row_int(row, "type"),
+        .state_type = (int)svc_row_int(row, "state_type"),
+        .id = svc_row_int(row, "id"),
+        .prev_id = svc_row_int(row, "prev_id"),
+        .ts_ms = svc_row_int(row, "ts_ms"),
         .name = json_string_value(json_object_get(row, "name")),
         .resource = json_string_value(json_object_get(row, "resource")),
         .data = data ? json_loads(data, JSON_DECODE_ANY, NULL) : NULL,
         .vars = vars ? json_loads(vars, 0, NULL) : NULL,
         .error = (char *)json_string_value(json_object_get(row, "error")),
         .cause = (char *)json_string_value(json_object_get(row, "cause")),
-        .index = inum(row, "idx"),
-        .extra = inum(row, "extra"),
+        .index = svc_row_int(row, "idx"),
+        .extra = svc_row_int(row, "extra"),
     };
     json_t *out = asl_event_to_json(&ev, s->region, exec_arn);
     json_decref(ev.data);
@@ -347,10 +337,10 @@ int op_get_execution_history(svc *s, json_t *req, json_t **resp)
     if (!row)
         return status;
     struct history_ctx hc = {.arn = arn, .with_data = with_data};
-    int st = svc_page_answer(s, resp, "events", "ev",
-                             store_list_events(svc_reader(s), inum(row, "id"), from, reverse,
-                                               limit + 1),
-                             limit, history_item, &hc);
+    int st = svc_page_answer(
+        s, resp, "events", "ev",
+        store_list_events(svc_reader(s), svc_row_int(row, "id"), from, reverse, limit + 1), limit,
+        history_item, &hc);
     json_decref(row);
     return st;
 }
@@ -369,14 +359,16 @@ int op_stop_execution(svc *s, json_t *req, json_t **resp)
     pthread_mutex_lock(&s->mu);
     svc_exec *x = sf_hmap_gets(&s->exec_arns, arn);
     int64_t now = svc_now_ms();
-    if (x && svc_drive(s, x, &(svc_input){.kind = STORE_IN_STOP, .now_ms = now, .a = error,
-                                          .b = cause}) == SF_OK) {
+    if (x &&
+        svc_drive(s, x,
+                  &(svc_input){.kind = STORE_IN_STOP, .now_ms = now, .a = error, .b = cause}) ==
+            SF_OK) {
         svc_wait_commit(s, svc_ticket(s));
         *resp = json_pack("{s:o}", "stopDate", svc_epoch(now));
     } else {
         /* It had already ended: stopping it again changes nothing. */
         json_t *fresh = store_get_execution(svc_reader(s), arn);
-        int64_t stop = json_is_object(fresh) ? inum(fresh, "stop_ms") : now;
+        int64_t stop = json_is_object(fresh) ? svc_row_int(fresh, "stop_ms") : now;
         json_decref(fresh);
         *resp = json_pack("{s:o}", "stopDate", svc_epoch(stop ? stop : now));
     }

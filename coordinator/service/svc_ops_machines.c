@@ -15,43 +15,22 @@
 static svc_version *compile(const char *definition, const char *role, int64_t now, json_t **resp,
                             int *status)
 {
-    asl_machine *m = NULL;
-    asl_diag d = {0};
-    if (asl_machine_parse(definition, strlen(definition), &m, &d) != SF_OK) {
-        char msg[900] = "";
-        size_t k = 0;
-        for (size_t i = 0; i < d.n && k < sizeof msg - 1; i++)
-            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s", i ? "; " : "", d.msg[i]);
+    char why[900];
+    svc_version *v = NULL;
+    sf_rc rc = svc_version_compile(0, 0, definition, role, now, &v, why, sizeof why);
+    if (rc == SF_EINVAL)
         *status = svc_error(resp, 400, "InvalidDefinition",
-                            "Invalid State Machine Definition: '%s'", d.n ? msg : "unreadable");
-        asl_diag_clear(&d);
-        return NULL;
-    }
-    asl_diag_clear(&d);
-    svc_version *v = calloc(1, sizeof *v);
-    if (v) {
-        v->refs = 1;
-        v->m = m;
-        v->definition = strdup(definition);
-        v->role_arn = strdup(role);
-        v->updated_ms = now;
-    }
-    if (!v || !v->definition || !v->role_arn) {
-        if (v)
-            svc_version_release(v);
-        else
-            asl_machine_destroy(&m);
+                            "Invalid State Machine Definition: '%s'", why);
+    else if (rc != SF_OK)
         *status = svc_error(resp, 500, "InternalFailure", "out of memory");
-        return NULL;
-    }
     return v;
 }
 
 static bool check_role(const char *role, json_t **resp, int *status)
 {
     if (strncmp(role, "arn:", 4) != 0 || !strstr(role, ":iam:")) {
-        *status = svc_error(resp, 400, "InvalidArn", "Invalid Arn: 'Resource type not valid in this context: %s'",
-                            role);
+        *status = svc_error(resp, 400, "InvalidArn",
+                            "Invalid Arn: 'Resource type not valid in this context: %s'", role);
         return false;
     }
     return true;
@@ -113,8 +92,7 @@ int op_create_state_machine(svc *s, json_t *req, json_t **resp)
             *resp = json_pack("{s:s,s:o}", "stateMachineArn", m->arn, "creationDate",
                               svc_epoch(m->created_ms));
             svc_wait_commit(s, m->seq); /* it may still be committing */
-        }
-        else
+        } else
             status = svc_error(resp, 400, "StateMachineAlreadyExists",
                                "State Machine Already Exists: '%s'", arn);
         pthread_mutex_unlock(&s->mu);
@@ -139,8 +117,7 @@ int op_create_state_machine(svc *s, json_t *req, json_t **resp)
     v->revision = 1;
     m->cur = v;
     sf_hmap_put(&s->machines, m->arn, strlen(m->arn), m);
-    svc_write(s, (wop){.kind = W_MACHINE, .a = m->id, .b = now, .c = 1}, m->arn, name, type,
-              NULL);
+    svc_write(s, (wop){.kind = W_MACHINE, .a = m->id, .b = now, .c = 1}, m->arn, name, type, NULL);
     svc_write(s, (wop){.kind = W_VERSION, .a = m->id, .c = 1, .b = now}, definition, role, NULL,
               NULL);
     m->seq = svc_ticket(s);
@@ -152,12 +129,11 @@ int op_create_state_machine(svc *s, json_t *req, json_t **resp)
 
 static json_t *describe(const svc_machine *m)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:{s:s,s:b},s:{s:b},s:s}", "stateMachineArn",
-                     m->arn, "name", m->name, "status", "ACTIVE", "definition",
-                     m->cur->definition, "roleArn", m->cur->role_arn, "type", m->type,
-                     "creationDate", svc_epoch(m->created_ms), "loggingConfiguration", "level",
-                     "OFF", "includeExecutionData", 0, "tracingConfiguration", "enabled", 0,
-                     "revisionId", "");
+    return json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:{s:s,s:b},s:{s:b},s:s}", "stateMachineArn", m->arn, "name",
+        m->name, "status", "ACTIVE", "definition", m->cur->definition, "roleArn", m->cur->role_arn,
+        "type", m->type, "creationDate", svc_epoch(m->created_ms), "loggingConfiguration", "level",
+        "OFF", "includeExecutionData", 0, "tracingConfiguration", "enabled", 0, "revisionId", "");
 }
 
 int op_describe_state_machine(svc *s, json_t *req, json_t **resp)
@@ -205,7 +181,8 @@ int op_update_state_machine(svc *s, json_t *req, json_t **resp)
     char *role_copy = strdup(role ? role : m->cur->role_arn);
     pthread_mutex_unlock(&s->mu);
     int64_t now = svc_now_ms();
-    svc_version *v = def_copy && role_copy ? compile(def_copy, role_copy, now, resp, &status) : NULL;
+    svc_version *v =
+        def_copy && role_copy ? compile(def_copy, role_copy, now, resp, &status) : NULL;
     free(def_copy);
     free(role_copy);
     if (!v)
@@ -257,8 +234,7 @@ int op_delete_state_machine(svc *s, json_t *req, json_t **resp)
 static json_t *machine_item(svc *s, json_t *r, void *ctx)
 {
     return json_pack("{s:O,s:O,s:O,s:o}", "stateMachineArn", json_object_get(r, "arn"), "name",
-                     json_object_get(r, "name"), "type", json_object_get(r, "type"),
-                     "creationDate",
+                     json_object_get(r, "name"), "type", json_object_get(r, "type"), "creationDate",
                      svc_epoch(json_integer_value(json_object_get(r, "created_ms"))));
 }
 
@@ -290,8 +266,7 @@ int op_validate_state_machine_definition(svc *s, json_t *req, json_t **resp)
         json_t *one = json_pack("{s:s,s:s,s:s}", "severity", "ERROR", "code",
                                 "SCHEMA_VALIDATION_FAILED", "message", sep ? sep + 2 : d.msg[i]);
         if (sep)
-            json_object_set_new(one, "location",
-                                json_stringn(d.msg[i], (size_t)(sep - d.msg[i])));
+            json_object_set_new(one, "location", json_stringn(d.msg[i], (size_t)(sep - d.msg[i])));
         json_array_append_new(diags, one);
     }
     *resp = json_pack("{s:s,s:o,s:b}", "result", d.n ? "FAIL" : "OK", "diagnostics", diags,
@@ -309,27 +284,24 @@ int op_describe_state_machine_for_execution(svc *s, json_t *req, json_t **resp)
     json_t *x = svc_find_execution(s, arn, resp, &status);
     if (!x)
         return status;
-    json_t *v = store_get_version(svc_reader(s),
-                                  json_integer_value(json_object_get(x, "machine_id")),
-                                  json_integer_value(json_object_get(x, "revision")));
+    json_t *v =
+        store_get_version(svc_reader(s), json_integer_value(json_object_get(x, "machine_id")),
+                          json_integer_value(json_object_get(x, "revision")));
     if (!json_is_object(v)) {
         json_decref(x);
         json_decref(v);
         return svc_error(resp, 500, "InternalFailure", "the definition of %s is missing", arn);
     }
-    const char *rest;
-    svc_parse_arn(arn, "execution", &rest);
-    const char *colon = strchr(rest, ':');
-    char *sm_name = strndup(rest, colon ? (size_t)(colon - rest) : strlen(rest));
-    char *sm_arn = sm_name ? svc_arn(s, "stateMachine", sm_name, NULL) : NULL;
+    char sm_name[256] = "";
+    svc_machine_name_of(arn, sm_name, sizeof sm_name);
+    char *sm_arn = svc_arn(s, "stateMachine", sm_name, NULL);
     char rev[32];
-    snprintf(rev, sizeof rev, "%lld", (long long)json_integer_value(json_object_get(x, "revision")));
-    *resp = json_pack("{s:s?,s:s?,s:O,s:O,s:o,s:s}", "stateMachineArn", sm_arn, "name", sm_name,
-                      "definition", json_object_get(v, "definition"), "roleArn",
-                      json_object_get(v, "role_arn"), "updateDate",
-                      svc_epoch(json_integer_value(json_object_get(v, "updated_ms"))),
-                      "revisionId", rev);
-    free(sm_name);
+    snprintf(rev, sizeof rev, "%lld",
+             (long long)json_integer_value(json_object_get(x, "revision")));
+    *resp = json_pack(
+        "{s:s?,s:s?,s:O,s:O,s:o,s:s}", "stateMachineArn", sm_arn, "name", sm_name, "definition",
+        json_object_get(v, "definition"), "roleArn", json_object_get(v, "role_arn"), "updateDate",
+        svc_epoch(json_integer_value(json_object_get(v, "updated_ms"))), "revisionId", rev);
     free(sm_arn);
     json_decref(v);
     json_decref(x);

@@ -18,43 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../asl/validate.h"
 #include "../store/store_read.h"
-
-svc_version *svc_version_compile(int64_t machine_id, int64_t revision, const char *definition,
-                                 const char *role_arn, int64_t updated_ms, char *err,
-                                 size_t errlen)
-{
-    svc_version *v = calloc(1, sizeof *v);
-    if (!v)
-        return NULL;
-    v->refs = 1;
-    v->machine_id = machine_id;
-    v->revision = revision;
-    v->definition = strdup(definition);
-    v->role_arn = strdup(role_arn);
-    v->updated_ms = updated_ms;
-    asl_diag d = {0};
-    if (!v->definition || !v->role_arn ||
-        asl_machine_parse(definition, strlen(definition), &v->m, &d) != SF_OK) {
-        snprintf(err, errlen, "%s", d.n ? d.msg[0] : "out of memory");
-        asl_diag_clear(&d);
-        svc_version_release(v);
-        return NULL;
-    }
-    asl_diag_clear(&d);
-    return v;
-}
-
-static const char *str(json_t *row, const char *k)
-{
-    return json_string_value(json_object_get(row, k));
-}
-
-static int64_t num(json_t *row, const char *k)
-{
-    return json_integer_value(json_object_get(row, k));
-}
 
 static sf_rc load_machines(svc *s, sqlite3 *db, char *err, size_t errlen)
 {
@@ -71,16 +35,16 @@ static sf_rc load_machines(svc *s, sqlite3 *db, char *err, size_t errlen)
         char why[512];
         if (!m)
             break;
-        m->id = num(r, "id");
-        m->arn = strdup(str(r, "arn"));
-        m->name = strdup(str(r, "name"));
-        m->type = strdup(str(r, "type"));
-        m->created_ms = num(r, "created_ms");
-        m->cur = svc_version_compile(m->id, num(r, "revision"), str(r, "definition"),
-                                     str(r, "role_arn"), num(r, "updated_ms"), why, sizeof why);
-        if (!m->cur) {
-            snprintf(err, errlen, "%s: state machine %s no longer compiles: %s", s->db_path,
-                     m->arn, why);
+        m->id = svc_row_int(r, "id");
+        m->arn = strdup(svc_row_str(r, "arn"));
+        m->name = strdup(svc_row_str(r, "name"));
+        m->type = strdup(svc_row_str(r, "type"));
+        m->created_ms = svc_row_int(r, "created_ms");
+        if (svc_version_compile(m->id, svc_row_int(r, "revision"), svc_row_str(r, "definition"),
+                                svc_row_str(r, "role_arn"), svc_row_int(r, "updated_ms"), &m->cur,
+                                why, sizeof why) != SF_OK) {
+            snprintf(err, errlen, "%s: state machine %s no longer compiles: %s", s->db_path, m->arn,
+                     why);
             json_decref(rows);
             return SF_EINVAL;
         }
@@ -102,10 +66,10 @@ static sf_rc load_activities(svc *s, sqlite3 *db)
         svc_activity *a = calloc(1, sizeof *a);
         if (!a)
             break;
-        a->id = num(r, "id");
-        a->arn = strdup(str(r, "arn"));
-        a->name = strdup(str(r, "name"));
-        a->created_ms = num(r, "created_ms");
+        a->id = svc_row_int(r, "id");
+        a->arn = strdup(svc_row_str(r, "arn"));
+        a->name = strdup(svc_row_str(r, "name"));
+        a->created_ms = svc_row_int(r, "created_ms");
         pthread_cond_init(&a->cv, NULL);
         sf_hmap_put(&s->activities, a->arn, strlen(a->arn), a);
     }
@@ -130,8 +94,9 @@ static svc_version *version_for(svc *s, sqlite3 *db, int64_t machine_id, int64_t
     svc_version *v = NULL;
     char why[512];
     if (json_is_object(row))
-        v = svc_version_compile(machine_id, revision, str(row, "definition"),
-                                str(row, "role_arn"), num(row, "updated_ms"), why, sizeof why);
+        svc_version_compile(machine_id, revision, svc_row_str(row, "definition"),
+                            svc_row_str(row, "role_arn"), svc_row_int(row, "updated_ms"), &v, why,
+                            sizeof why);
     json_decref(row);
     return v;
 }
@@ -144,16 +109,16 @@ static void replay(svc *s, svc_exec *x, json_t *inputs)
     json_array_foreach(inputs, i, r)
     {
         json_t *payload = NULL;
-        const char *ptext = str(r, "payload");
+        const char *ptext = svc_row_str(r, "payload");
         if (ptext)
             payload = json_loads(ptext, JSON_DECODE_ANY, NULL);
         svc_drive(s, x,
-                  &(svc_input){.kind = (store_input_kind)num(r, "kind"),
-                               .task_id = (uint64_t)num(r, "task_id"),
-                               .now_ms = num(r, "now_ms"),
+                  &(svc_input){.kind = (store_input_kind)svc_row_int(r, "kind"),
+                               .task_id = (uint64_t)svc_row_int(r, "task_id"),
+                               .now_ms = svc_row_int(r, "now_ms"),
                                .payload = payload,
-                               .a = str(r, "a"),
-                               .b = str(r, "b")});
+                               .a = svc_row_str(r, "a"),
+                               .b = svc_row_str(r, "b")});
         json_decref(payload);
     }
     x->replaying = false;
@@ -189,17 +154,21 @@ static sf_rc resume_executions(svc *s, sqlite3 *db, char *err, size_t errlen)
     json_t *r;
     json_array_foreach(rows, i, r)
     {
-        svc_version *v = version_for(s, db, num(r, "machine_id"), num(r, "revision"));
-        json_t *input = json_loads(str(r, "input"), JSON_DECODE_ANY, NULL);
-        json_t *inputs = store_list_inputs(db, num(r, "id"));
-        svc_exec *x = v && input && inputs
-                          ? svc_exec_new(s, num(r, "id"), str(r, "arn"), str(r, "name"), v,
-                                         input, (uint64_t)num(r, "seed"), num(r, "start_ms"))
-                          : NULL;
+        svc_version *v =
+            version_for(s, db, svc_row_int(r, "machine_id"), svc_row_int(r, "revision"));
+        json_t *input = json_loads(svc_row_str(r, "input"), JSON_DECODE_ANY, NULL);
+        json_t *inputs = store_list_inputs(db, svc_row_int(r, "id"));
+        svc_exec *x =
+            v && input && inputs
+                ? svc_exec_new(s, svc_row_int(r, "id"), svc_row_str(r, "arn"),
+                               svc_row_str(r, "name"), v, input, (uint64_t)svc_row_int(r, "seed"),
+                               svc_row_int(r, "start_ms"))
+                : NULL;
         svc_version_release(v);
         json_decref(input);
         if (!x) {
-            snprintf(err, errlen, "%s: cannot resume execution %s", s->db_path, str(r, "arn"));
+            snprintf(err, errlen, "%s: cannot resume execution %s", s->db_path,
+                     svc_row_str(r, "arn"));
             json_decref(inputs);
             json_decref(rows);
             return SF_EIO;
