@@ -22,35 +22,72 @@ void fleet_session_cleanup(fleet_session *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Running tasks are few (at most max_tasks), so a linear search is the
- * fastest structure there is for them. */
+/* The running tasks: an open-addressing table (linear probing, capacity a
+ * power of two, at most half full), since a pipelining coordinator keeps
+ * thousands in flight per worker and every message names one. */
+static size_t slot_of(const fleet_session *s, uint64_t task_id)
+{
+    uint64_t h = task_id * 0x9e3779b97f4a7c15ull; /* Fibonacci hashing spreads sequential ids */
+    return (size_t)(h >> 32) & (s->cap_open - 1);
+}
+
 static fleet_open_task *find_open(fleet_session *s, uint64_t task_id)
 {
-    for (size_t i = 0; i < s->n_open; i++)
+    if (!s->cap_open)
+        return NULL;
+    for (size_t i = slot_of(s, task_id);; i = (i + 1) & (s->cap_open - 1)) {
+        if (!s->open[i].used)
+            return NULL;
         if (s->open[i].task_id == task_id)
             return &s->open[i];
-    return NULL;
+    }
+}
+
+static void put_slot(fleet_session *s, fleet_open_task t)
+{
+    size_t i = slot_of(s, t.task_id);
+    while (s->open[i].used)
+        i = (i + 1) & (s->cap_open - 1);
+    s->open[i] = t;
 }
 
 static sf_rc add_open(fleet_session *s, uint64_t task_id)
 {
-    if (s->n_open == s->cap_open) {
-        size_t cap = s->cap_open ? s->cap_open * 2 : 8;
-        if (cap > s->max_tasks)
-            cap = s->max_tasks;
-        fleet_open_task *grown = realloc(s->open, cap * sizeof *grown);
+    if ((s->n_open + 1) * 2 > s->cap_open) {
+        size_t cap = s->cap_open ? s->cap_open * 2 : 16;
+        fleet_open_task *old = s->open, *grown = calloc(cap, sizeof *grown);
         if (!grown)
             return SF_ENOMEM;
+        size_t oldcap = s->cap_open;
         s->open = grown;
         s->cap_open = cap;
+        for (size_t i = 0; i < oldcap; i++)
+            if (old[i].used)
+                put_slot(s, old[i]);
+        free(old);
     }
-    s->open[s->n_open++] = (fleet_open_task){.task_id = task_id, .cancelled = false};
+    put_slot(s, (fleet_open_task){.task_id = task_id, .used = true});
+    s->n_open++;
     return SF_OK;
 }
 
+/* Removes t and shifts later entries of its probe run back, so lookups
+ * never stop early at the hole (no tombstones to accumulate). */
 static void finish_open(fleet_session *s, fleet_open_task *t)
 {
-    *t = s->open[--s->n_open]; /* order does not matter: swap the last in */
+    size_t mask = s->cap_open - 1, hole = (size_t)(t - s->open);
+    s->open[hole].used = false;
+    s->n_open--;
+    for (size_t i = (hole + 1) & mask; s->open[i].used; i = (i + 1) & mask) {
+        size_t home = slot_of(s, s->open[i].task_id);
+        /* Move i into the hole unless its home lies cyclically in (hole, i]. */
+        bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            s->open[hole] = s->open[i];
+            s->open[i].used = false;
+            hole = i;
+        }
+    }
 }
 
 static uint64_t task_id_of(const fleet_msg *m)

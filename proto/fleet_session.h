@@ -22,6 +22,7 @@
 
 typedef struct {
     uint64_t task_id;
+    bool used; /* a slot of the table, not a task, when false */
     bool cancelled;
 } fleet_open_task;
 
@@ -32,7 +33,7 @@ typedef struct {
     uint32_t max_tasks; /* from the hello, capped by FLEET_SESSION_TASKS_MAX */
     bool seq_seen[2];   /* heartbeat sequence per sender: [0] worker, [1] coordinator */
     uint64_t last_seq[2];
-    fleet_open_task *open; /* tasks sent and not yet finished, in no order */
+    fleet_open_task *open; /* tasks sent and not yet finished: a hash table */
     size_t n_open;
     size_t cap_open;
 } fleet_session;

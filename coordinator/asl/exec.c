@@ -503,6 +503,20 @@ sf_rc asl_exec_task_heartbeat(asl_exec *e, uint64_t id, int64_t now_ms)
     return SF_OK;
 }
 
+sf_rc asl_exec_task_progress(asl_exec *e, uint64_t id, json_t *progress, int64_t now_ms)
+{
+    frame *f = task_frame(e, id);
+    if (!f)
+        return SF_ENOTFOUND;
+    if (!f->started || frame_state(f)->type != ASL_TASK)
+        return SF_ESTATE;
+    e->now = now_ms;
+    asl_event *ev = exec_event(e, f, ASL_EV_TASK_PROGRESS, 0, NULL, progress);
+    if (ev)
+        ev->resource = frame_state(f)->resource;
+    return asl_exec_task_heartbeat(e, id, now_ms);
+}
+
 /* Times a task out: the worker is told to stop and the state fails. AWS
  * records a missed heartbeat as States.Timeout, like TimeoutSeconds, yet a
  * Retry or Catch naming States.HeartbeatTimeout matches it too. */

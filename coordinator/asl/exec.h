@@ -99,6 +99,12 @@ sf_rc asl_exec_task_succeeded(asl_exec *e, uint64_t task_id, json_t *output, int
 sf_rc asl_exec_task_failed(asl_exec *e, uint64_t task_id, const char *error, const char *cause,
                            int64_t now_ms);
 sf_rc asl_exec_task_heartbeat(asl_exec *e, uint64_t task_id, int64_t now_ms);
+/* A started task reported progress (a statefleet extension, for fleet
+ * tasks): records a TaskProgress event holding progress (borrowed; an
+ * object such as {"fraction":0.4,"records":1200,"epoch":2,"metrics":{}})
+ * and counts as a heartbeat. The caller decides how often: every report
+ * would swamp the history. SF_ESTATE when the task has not started. */
+sf_rc asl_exec_task_progress(asl_exec *e, uint64_t task_id, json_t *progress, int64_t now_ms);
 /* Fires every wait, retry delay and timeout due at now_ms. */
 sf_rc asl_exec_tick(asl_exec *e, int64_t now_ms);
 /* StopExecution: the execution ends ABORTED; running tasks are cancelled. */

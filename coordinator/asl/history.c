@@ -10,7 +10,8 @@
 typedef enum {
     NONE, EXEC_STARTED, EXEC_OUTPUT, EXEC_ERROR, ENTERED, EXITED, TASK_SCHEDULED, TASK_PLAIN,
     TASK_OUTPUT, TASK_ERROR, LAMBDA_SCHEDULED, LAMBDA_OUTPUT, LAMBDA_ERROR, MAP_STARTED,
-    MAP_ITER, MAP_RUN, ACTIVITY_SCHEDULED, ACTIVITY_STARTED, ACTIVITY_OUTPUT, ACTIVITY_ERROR
+    MAP_ITER, MAP_RUN, ACTIVITY_SCHEDULED, ACTIVITY_STARTED, ACTIVITY_OUTPUT, ACTIVITY_ERROR,
+    TASK_PROGRESS
 } detail_kind;
 
 static const struct {
@@ -140,6 +141,14 @@ json_t *asl_event_to_json(const asl_event *e, const char *region, const char *ex
             if (e->cause)
                 json_object_set_new(d, "cause", json_string(e->cause));
         }
+        break;
+    case TASK_PROGRESS:
+        /* Not an AWS event: statefleet's record of a fleet task's progress.
+         * The progress object goes in as JSON, not as AWS's payload text,
+         * since readers want its numbers. */
+        resource_parts(e->resource, rtype, sizeof rtype, &res);
+        d = json_pack("{s:s,s:s,s:O?}", "resourceType", rtype, "resource", res, "progress",
+                      e->data);
         break;
     case LAMBDA_SCHEDULED:
     case ACTIVITY_SCHEDULED:

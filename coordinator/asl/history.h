@@ -54,7 +54,8 @@
     X(ASL_EV_ACTIVITY_STARTED, "ActivityStarted", ACTIVITY_STARTED)   \
     X(ASL_EV_ACTIVITY_SUCCEEDED, "ActivitySucceeded", ACTIVITY_OUTPUT) \
     X(ASL_EV_ACTIVITY_FAILED, "ActivityFailed", ACTIVITY_ERROR)       \
-    X(ASL_EV_ACTIVITY_TIMED_OUT, "ActivityTimedOut", ACTIVITY_ERROR)
+    X(ASL_EV_ACTIVITY_TIMED_OUT, "ActivityTimedOut", ACTIVITY_ERROR)    \
+    X(ASL_EV_TASK_PROGRESS, "TaskProgress", TASK_PROGRESS)
 
 typedef enum {
 #define ASL_EV_ENUM(e, name, kind) e,
@@ -73,7 +74,8 @@ typedef struct asl_event {
                             worker's), owned, or NULL */
     const char *resource; /* Task: the Resource ARN; borrowed from the machine.
                              ExecutionStarted: the role ARN; borrowed from the execution */
-    json_t *data;        /* input, output or parameters (owned reference), or NULL */
+    json_t *data;        /* input, output or parameters (owned reference), or NULL;
+                            TaskProgress: the progress object */
     json_t *vars;        /* StateExited: variables assigned (owned), or NULL */
     char *error, *cause; /* owned, or NULL */
     int64_t index;       /* Map iteration index; Map length; task timeout */

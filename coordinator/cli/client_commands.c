@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "read_file.h"
+#include "watch.h"
 
 #define DEFAULT_ROLE_ARN "arn:aws:iam::123456789012:role/statefleet"
 
@@ -305,6 +306,7 @@ static const command commands[] = {
     {"describe", "describe ARN", cli_cmd_describe},
     {"list", "list [STATE_MACHINE] [--status STATUS] [--json]", cli_cmd_list},
     {"history", "history EXECUTION_ARN [--reverse] [--json]", cli_cmd_history},
+    {"watch", CLI_WATCH_SYNOPSIS, cli_cmd_watch},
     {"stop", "stop EXECUTION_ARN [--error ERROR] [--cause CAUSE]", cmd_stop},
     {"send-task-success", "send-task-success TOKEN --output JSON|@FILE", cmd_task_success},
     {"send-task-failure", "send-task-failure TOKEN [--error ERROR] [--cause CAUSE]",

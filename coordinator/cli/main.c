@@ -18,6 +18,8 @@
 #include "coordinator/integrations/inproc.h"
 #include "client_commands.h"
 #include "read_file.h"
+#include "run_embedded.h"
+#include "run_report.h"
 
 #define DEFINITION_MAX (1024 * 1024) /* AWS's limit on a definition's size */
 
@@ -26,11 +28,17 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: statefleet validate DEF.json\n"
             "       statefleet run DEF.json [--input JSON | --input @FILE] [--json] [--history]\n"
-            "                     [--virtual-time] [--functions DIR] [--data-root DIR]\n"
+            "                     [--functions DIR] [--data-root DIR] [--db PATH]\n"
+            "                     [--local-workers N] [--verbose] [--in-process | --virtual-time]\n"
             "\n"
-            "run executes one execution in this process. Task states run Lambda-style\n"
-            "functions: executables in --functions DIR (default: the definition's directory\n"
-            "/functions) reading JSON on stdin and writing their result on stdout.\n"
+            "run executes one execution on a coordinator embedded in this process, with local\n"
+            "workers it spawns (--local-workers N; default one per NUMA node) running the Task\n"
+            "states; its SQLite database is a temporary file unless --db PATH keeps it.\n"
+            "--in-process runs the engine alone, functions as children of this process;\n"
+            "--virtual-time does too, with Wait states and retry delays taking no time.\n"
+            "Task states run Lambda-style functions: executables in --functions DIR (default:\n"
+            "the definition's directory/functions) reading JSON on stdin and writing their\n"
+            "result on stdout.\n"
             "s3:// URIs (Map ItemReader/ResultWriter) resolve under --data-root DIR\n"
             "(default: $STATEFLEET_DATA_ROOT, else ./data) as DIR/bucket/key.\n"
             "--history prints the history events (on stderr, one JSON object per line;\n"
@@ -138,13 +146,49 @@ static uint64_t fresh_seed(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return ((uint64_t)ts.tv_sec * 1000000007ULL) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+    return ((uint64_t)ts.tv_sec * 1000000007ULL) ^ (uint64_t)ts.tv_nsec ^
+           ((uint64_t)getpid() << 32);
+}
+
+/* --local-workers N: a whole number from 1. */
+static bool parse_workers(const char *v, int *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > 4096)
+        return false;
+    *out = (int)n;
+    return true;
+}
+
+/* The engine in this process: functions are this process's children. */
+static int run_inprocess(const asl_machine *m, json_t *input, const integ_run_opts *o,
+                         const char *def, bool json_out, bool history)
+{
+    asl_exec *e = NULL;
+    sf_rc rc = integ_run_inprocess(m, input, o, &e);
+    if (rc != SF_OK) {
+        fprintf(stderr, "statefleet: cannot run %s: %s\n", def, sf_rc_str(rc));
+        return 2;
+    }
+    asl_exec_status st = asl_exec_get_status(e);
+    json_t *events = history ? history_json(e) : NULL;
+    cli_run_result r = {.status = asl_exec_status_name(st),
+                        .output = st == ASL_EXEC_SUCCEEDED ? asl_exec_output(e) : NULL,
+                        .error = asl_exec_error(e),
+                        .cause = asl_exec_cause(e),
+                        .events = events};
+    int code = cli_run_report(&r, json_out);
+    json_decref(events);
+    asl_exec_destroy(&e);
+    return code;
 }
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *def = NULL, *input_arg = "{}", *functions = NULL, *data_root = NULL;
-    int json_out = 0, history = 0, virt = 0;
+    const char *def = NULL, *input_arg = "{}", *functions = NULL, *data_root = NULL, *db = NULL;
+    int json_out = 0, history = 0, virt = 0, in_process = 0, verbose = 0, workers = -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) {
@@ -153,16 +197,33 @@ static int cmd_run(int argc, char **argv)
             history = 1;
         } else if (strcmp(a, "--virtual-time") == 0) {
             virt = 1;
+        } else if (strcmp(a, "--in-process") == 0) {
+            in_process = 1;
+        } else if (strcmp(a, "--verbose") == 0) {
+            verbose = 1;
         } else if (strcmp(a, "--input") == 0 || strcmp(a, "--functions") == 0 ||
-                   strcmp(a, "--data-root") == 0) {
+                   strcmp(a, "--data-root") == 0 || strcmp(a, "--db") == 0 ||
+                   strcmp(a, "--local-workers") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "statefleet: %s needs a value\n", a);
                 return 2;
             }
+            const char *v = argv[++i];
+            if (strcmp(a, "--local-workers") == 0) {
+                if (!parse_workers(v, &workers)) {
+                    fprintf(stderr,
+                            "statefleet: --local-workers %s: expected a whole number "
+                            "from 1\n",
+                            v);
+                    return 2;
+                }
+                continue;
+            }
             const char **slot = strcmp(a, "--input") == 0       ? &input_arg
                                 : strcmp(a, "--functions") == 0 ? &functions
+                                : strcmp(a, "--db") == 0        ? &db
                                                                 : &data_root;
-            *slot = argv[++i];
+            *slot = v;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "statefleet: unknown option %s\n", a);
             usage(stderr);
@@ -178,6 +239,15 @@ static int cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* A durable coordinator keeps real time, so virtual time stays here. */
+    bool here = in_process || virt;
+    if (here && (db || workers != -1)) {
+        fprintf(stderr, "statefleet: --db and --local-workers need the embedded coordinator, "
+                        "not --in-process or --virtual-time\n");
+        return 2;
+    }
+    /* Checked here on both paths: the problems come with their locations,
+     * and before a database or a worker exists. */
     asl_machine *m = load_machine(def);
     if (!m)
         return 2;
@@ -189,60 +259,27 @@ static int cmd_run(int argc, char **argv)
     char *fdir = functions ? strdup(functions) : default_functions_dir(def);
     if (!data_root)
         data_root = getenv("STATEFLEET_DATA_ROOT") ? getenv("STATEFLEET_DATA_ROOT") : "./data";
-    integ_run_opts o = {.functions_dir = fdir, .data_root = data_root, .virtual_time = virt,
-                        .seed = fresh_seed()};
-    asl_exec *e = NULL;
-    sf_rc rc = integ_run_inprocess(m, input, &o, &e);
+    int code;
+    if (here) {
+        integ_run_opts o = {.functions_dir = fdir,
+                            .data_root = data_root,
+                            .virtual_time = virt,
+                            .seed = fresh_seed()};
+        code = run_inprocess(m, input, &o, def, json_out, history);
+    } else {
+        cli_embedded_opts o = {.def_path = def,
+                               .input = input,
+                               .functions_dir = fdir,
+                               .data_root = data_root,
+                               .db_path = db,
+                               .local_workers = workers,
+                               .json_out = json_out,
+                               .history = history,
+                               .verbose = verbose};
+        code = cli_run_embedded(&o);
+    }
     json_decref(input);
     free(fdir);
-    if (rc != SF_OK) {
-        fprintf(stderr, "statefleet: cannot run %s: %s\n", def, sf_rc_str(rc));
-        asl_machine_destroy(&m);
-        return 2;
-    }
-    asl_exec_status st = asl_exec_get_status(e);
-    int code = st == ASL_EXEC_SUCCEEDED ? 0 : 1;
-    if (json_out) {
-        json_t *r = json_pack("{s:s}", "status", asl_exec_status_name(st));
-        if (st == ASL_EXEC_SUCCEEDED) {
-            json_object_set(r, "output", asl_exec_output(e));
-        } else if (st == ASL_EXEC_FAILED || st == ASL_EXEC_ABORTED) {
-            json_object_set_new(r, "error", asl_exec_error(e) ? json_string(asl_exec_error(e)) : json_null());
-            json_object_set_new(r, "cause", asl_exec_cause(e) ? json_string(asl_exec_cause(e)) : json_null());
-        }
-        if (history)
-            json_object_set_new(r, "events", history_json(e));
-        char *s = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
-        printf("%s\n", s ? s : "{}");
-        free(s);
-        json_decref(r);
-        code = 0;
-    } else {
-        if (history) {
-            json_t *h = history_json(e);
-            size_t i;
-            json_t *ev;
-            json_array_foreach(h, i, ev) {
-                char *s = json_dumps(ev, JSON_COMPACT);
-                fprintf(stderr, "%s\n", s ? s : "{}");
-                free(s);
-            }
-            json_decref(h);
-        }
-        if (st == ASL_EXEC_SUCCEEDED) {
-            char *s = json_dumps(asl_exec_output(e), JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("%s\n", s ? s : "null");
-            free(s);
-        } else {
-            fprintf(stderr, "%s", asl_exec_status_name(st));
-            if (asl_exec_error(e))
-                fprintf(stderr, ": %s", asl_exec_error(e));
-            if (asl_exec_cause(e))
-                fprintf(stderr, ": %s", asl_exec_cause(e));
-            fprintf(stderr, "\n");
-        }
-    }
-    asl_exec_destroy(&e);
     asl_machine_destroy(&m);
     return code;
 }

@@ -27,10 +27,17 @@ static void usage(FILE *f)
             "         [--account ACCOUNT] [--public-url URL] [--functions DIR]\n"
             "         [--data-root DIR] [--synchronous FULL|NORMAL|OFF] [--ready-file FILE]\n"
             "         [--poll-seconds N] [--quiet]\n"
+            "         [--fleet ENDPOINT] [--fleet-key FILE_secret] [--fleet-authorised DIR]\n"
+            "         [--fleet-insecure] [--heartbeat-ms N] [--unplaceable-seconds N]\n"
+            "         [--local-workers N | --no-local-workers] [--progress-history-seconds N]\n"
             "  --http         where the Step Functions API listens (127.0.0.1:8083; port 0\n"
             "                 picks a free one)\n"
             "  --public-url   base of the approve/reject links (default: the API's URL)\n"
-            "  --ready-file   once serving, the API's base URL is written here\n");
+            "  --ready-file   once serving, the API's base URL is written here\n"
+            "  --fleet        where workers connect (tcp://127.0.0.1:* : loopback, any port;\n"
+            "                 tcp://*:8084 for a fleet, which then needs CURVE keys:\n"
+            "                 --fleet-key, and --fleet-authorised with the workers' public keys)\n"
+            "  --local-workers  workers to spawn here (default: one per NUMA node)\n");
 }
 
 static int backend_call(void *ctx, const char *op, json_t *req, json_t **resp)
@@ -74,13 +81,21 @@ static bool parse_host_port(const char *v, char *host, size_t hlen, int *port)
 
 int main(int argc, char **argv)
 {
-    svc_config cfg = {.sync = STORE_SYNC_FULL};
+    svc_config cfg = {.sync = STORE_SYNC_FULL, .local_workers = -1};
     const char *http = "127.0.0.1:8083", *ready = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--quiet") == 0) {
             cfg.quiet = true;
+            continue;
+        }
+        if (strcmp(a, "--no-local-workers") == 0) {
+            cfg.local_workers = 0;
+            continue;
+        }
+        if (strcmp(a, "--fleet-insecure") == 0) {
+            cfg.fleet_insecure = true;
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -111,6 +126,31 @@ int main(int argc, char **argv)
             ready = v;
         else if (strcmp(a, "--poll-seconds") == 0)
             cfg.poll_seconds = atoi(v);
+        else if (strcmp(a, "--fleet") == 0)
+            cfg.fleet_endpoint = v;
+        else if (strcmp(a, "--fleet-key") == 0)
+            cfg.fleet_key = v;
+        else if (strcmp(a, "--fleet-authorised") == 0)
+            cfg.fleet_authorised = v;
+        else if (strcmp(a, "--heartbeat-ms") == 0 || strcmp(a, "--unplaceable-seconds") == 0 ||
+                 strcmp(a, "--local-workers") == 0 ||
+                 strcmp(a, "--progress-history-seconds") == 0) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || end == v || n < 1 || n > 86400000) {
+                fprintf(stderr, "statefleet-coordinator: %s %s: expected a whole number from 1\n",
+                        a, v);
+                return 2;
+            }
+            if (strcmp(a, "--heartbeat-ms") == 0)
+                cfg.heartbeat_ms = (uint32_t)n;
+            else if (strcmp(a, "--unplaceable-seconds") == 0)
+                cfg.unplaceable_ms = (uint32_t)n * 1000;
+            else if (strcmp(a, "--local-workers") == 0)
+                cfg.local_workers = (int)n;
+            else
+                cfg.progress_history_ms = (uint32_t)n * 1000;
+        }
         else if (strcmp(a, "--synchronous") == 0) {
             if (strcmp(v, "FULL") == 0)
                 cfg.sync = STORE_SYNC_FULL;

@@ -29,6 +29,16 @@ typedef struct svc_config {
     const char *data_root;     /* the local object store for s3://; NULL: none */
     bool quiet;                /* no log lines on stderr */
     int poll_seconds;          /* GetActivityTask long poll; 0: 55 (AWS holds up to 60) */
+    /* The worker fleet (coordinator/fleet/fleet.h). */
+    const char *fleet_endpoint;   /* NULL: tcp://127.0.0.1:* (loopback, any port) */
+    const char *fleet_key;        /* CURVE: the coordinator's secret key file */
+    const char *fleet_authorised; /* CURVE: directory of workers' public keys */
+    bool fleet_insecure;          /* a non-local endpoint without CURVE */
+    uint32_t heartbeat_ms;        /* 0: 1000 */
+    uint32_t unplaceable_ms;      /* 0: 30000 */
+    int local_workers;            /* workers to spawn: 0 none, -1 one per NUMA node, or N */
+    const char *worker_bin;       /* NULL: statefleet-worker beside this program */
+    uint32_t progress_history_ms; /* least time between TaskProgress events; 0: 10000 */
 } svc_config;
 
 typedef struct svc svc;

@@ -270,8 +270,8 @@ int op_statefleet_get_stats(svc *s, json_t *req, json_t **resp)
 {
     svc_stats st;
     svc_get_stats(s, &st);
-    *resp = json_pack("{s:I,s:I,s:I,s:I}", "commits", (json_int_t)st.commits, "transitions",
+    *resp = json_pack("{s:I,s:I,s:I,s:I,s:o}", "commits", (json_int_t)st.commits, "transitions",
                       (json_int_t)st.transitions, "events", (json_int_t)st.events, "running",
-                      (json_int_t)st.running);
+                      (json_int_t)st.running, "fleet", svc_fleet_stats(s));
     return 200;
 }

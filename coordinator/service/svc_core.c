@@ -229,6 +229,8 @@ static void run_actions(svc *s, batch *b)
         const action *a = &b->acts[i];
         if (a->kind == ACT_DISPATCH) {
             svc_task_dispatch(s, a->exec_id, a->task_id);
+        } else if (a->kind == ACT_FLEET) {
+            svc_fleet_submit(s, a->exec_id, a->task_id);
         } else {
             svc_exec *x = sf_hmap_delu(&s->execs, (uint64_t)a->exec_id);
             if (x) {
@@ -422,6 +424,11 @@ svc_exec *svc_exec_new(svc *s, int64_t id, const char *arn, const char *name, sv
 
 static void task_free(svc_task *t)
 {
+    free(t->kernel);
+    free(t->worker);
+    free(t->plan_error);
+    free(t->plan_cause);
+    json_decref(t->progress);
     free(t->token);
     free(t->resource);
     free(t->state_name);
@@ -456,6 +463,8 @@ void svc_task_close(svc *s, svc_exec *x, uint64_t task_id)
 {
     for (size_t i = 0; i < x->ntasks; i++)
         if (x->tasks[i]->id == task_id) {
+            if (x->tasks[i]->fleet_id) /* ended here (timeout, stop): stop the worker */
+                fleet_withdraw(s->fleet, x->tasks[i]->fleet_id, "the task is no longer wanted");
             task_free(x->tasks[i]);
             x->tasks[i] = x->tasks[--x->ntasks];
             return;
@@ -481,6 +490,8 @@ static sf_rc feed(svc_exec *x, const svc_input *in, int64_t now)
         return asl_exec_tick(x->e, now);
     case STORE_IN_STOP:
         return asl_exec_stop(x->e, in->a, in->b, now);
+    case STORE_IN_TASK_PROGRESS:
+        return asl_exec_task_progress(x->e, in->task_id, in->payload, now);
     }
     return SF_EINVAL;
 }

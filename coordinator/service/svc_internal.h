@@ -22,6 +22,8 @@
 #include <sqlite3.h>
 
 #include "../../common/sf_hmap.h"
+#include "../fleet/fleet.h"
+#include "../fleet/fleet_local.h"
 #include "../asl/exec.h"
 #include "../asl/machine.h"
 #include "../integrations/objstore.h"
@@ -64,6 +66,7 @@ typedef struct wop {
 typedef enum {
     ACT_DISPATCH, /* hand task (exec, task) to whoever runs it */
     ACT_EVICT,    /* the execution ended: drop it from memory */
+    ACT_FLEET,    /* its Started event is durable: send it to the fleet */
 } act_kind;
 
 typedef struct action {
@@ -106,6 +109,7 @@ typedef enum {
     TK_FUNCTION,    /* a Lambda-style local function */
     TK_CALLBACK,    /* .waitForTaskToken: waits for SendTask* or a link */
     TK_MAP_IO,      /* Map ItemReader / ResultWriter */
+    TK_FLEET,       /* runs on a worker: a local function or a kernel */
     TK_UNSUPPORTED, /* fails at dispatch with a cause saying why */
 } task_kind;
 
@@ -119,6 +123,21 @@ typedef struct svc_task {
     json_t *input;
     bool queued;      /* in its activity's queue */
     bool started;     /* handed to a poller or runner */
+    /* TK_FLEET */
+    int attempt;
+    int64_t timeout_s, heartbeat_s;
+    uint64_t fleet_id;      /* while the fleet holds it, else 0 */
+    bool invoke_wrap;       /* lambda:invoke: wrap the result */
+    char *kernel;           /* what the worker runs: "spin", "lambda:NAME" */
+    char *plan_error, *plan_cause; /* why it cannot run (kernel NULL) */
+    uint32_t cores;
+    uint64_t memory_bytes;
+    bool gpu;
+    char *worker;           /* where it runs now, or NULL while it waits */
+    int64_t started_ms;
+    json_t *progress;       /* the last report, or NULL */
+    int64_t progress_ms;    /* when it came */
+    int64_t progress_saved_ms; /* when one last went into the history */
 } svc_task;
 
 typedef struct svc_exec {
@@ -207,6 +226,9 @@ struct svc {
 
     runner_job *jobs_head, *jobs_tail;
 
+    fleet *fleet;
+    fleet_local *locals;
+
     pthread_t renderer, writer, timer;
     pthread_t *runners;
     int nrunners;
@@ -267,6 +289,23 @@ void *svc_runner_main(void *arg);
 void svc_announce_callback(svc *s, svc_exec *x, svc_task *t);
 
 void svc_activity_free(svc_activity *a);
+
+/* ---- svc_fleet.c: tasks that run on workers ------------------------------- */
+sf_rc svc_fleet_open(svc *s, char *err, size_t errlen);
+/* Spawns the local workers (after the threads are up). */
+sf_rc svc_fleet_start_locals(svc *s, char *err, size_t errlen);
+void svc_fleet_close(svc *s);
+/* Plans a fleet task from its command: the kernel, what it needs. False
+ * when the parameters are wrong; the task then fails at dispatch. */
+bool svc_fleet_plan(svc_task *t, const asl_cmd *c);
+struct integ_resource;
+bool svc_fleet_is_kernel(const struct integ_resource *r);
+/* Marks the task started and queues its submission for after the commit. */
+void svc_fleet_dispatch(svc *s, svc_exec *x, svc_task *t);
+void svc_fleet_submit(svc *s, int64_t exec_id, uint64_t task_id);
+/* The running tasks' statefleet view, for DescribeExecution. */
+json_t *svc_fleet_describe_tasks(svc *s, svc_exec *x);
+json_t *svc_fleet_stats(svc *s);
 void svc_machine_free(svc_machine *m);
 
 /* ---- svc_token.c ----------------------------------------------------------- */

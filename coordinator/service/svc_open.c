@@ -57,6 +57,8 @@ sf_rc svc_open(const svc_config *cfg, svc **out, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot open the object store", s->data_root);
         rc = SF_EIO;
     }
+    if (rc == SF_OK)
+        rc = svc_fleet_open(s, err, errlen);
     if (rc == SF_OK) {
         s->next_machine_id = store_max_id(s->st, "machines") + 1;
         s->next_exec_id = store_max_id(s->st, "executions") + 1;
@@ -70,6 +72,8 @@ sf_rc svc_open(const svc_config *cfg, svc **out, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the coordinator's threads");
         rc = SF_EIO;
     }
+    if (rc == SF_OK)
+        rc = svc_fleet_start_locals(s, err, errlen);
     if (rc != SF_OK) {
         svc_close(&s);
         return rc;
@@ -92,6 +96,8 @@ void svc_close(svc **sp)
     svc *s = *sp;
     if (!s)
         return;
+    /* The fleet first: its hooks drive engines through the threads. */
+    svc_fleet_close(s);
     if (s->threads_up)
         svc_stop_threads(s);
     if (s->pending)

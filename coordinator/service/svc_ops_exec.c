@@ -220,6 +220,17 @@ int op_describe_execution(svc *s, json_t *req, json_t **resp)
         return status;
     *resp = describe(s, row);
     json_decref(row);
+    /* statefleet's extension: what its fleet tasks are doing now. Clients
+     * that follow AWS's model (boto3, the AWS CLI) skip members they do
+     * not know. */
+    const char *st = *resp ? json_string_value(json_object_get(*resp, "status")) : NULL;
+    if (st && strcmp(st, "RUNNING") == 0) {
+        pthread_mutex_lock(&s->mu);
+        svc_exec *x = sf_hmap_get(&s->exec_arns, arn, strlen(arn));
+        json_t *tasks = svc_fleet_describe_tasks(s, x);
+        pthread_mutex_unlock(&s->mu);
+        json_object_set_new(*resp, "statefleetTasks", tasks);
+    }
     return 200;
 }
 

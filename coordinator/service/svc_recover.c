@@ -130,13 +130,17 @@ static void replay(svc *s, svc_exec *x, json_t *inputs)
 static void resume_task(svc *s, svc_exec *x, svc_task *t)
 {
     bool redo = !t->started || t->kind == TK_MAP_IO || t->kind == TK_UNSUPPORTED;
-    if (t->kind == TK_FUNCTION && t->started && !t->token) {
+    if ((t->kind == TK_FUNCTION || t->kind == TK_FLEET) && t->started && !t->token) {
         svc_drive(s, x,
                   &(svc_input){.kind = STORE_IN_TASK_FAILED,
                                .task_id = t->id,
                                .a = "States.TaskFailed",
-                               .b = "The coordinator restarted while this function ran; its "
-                                    "outcome is unknown, so it was not run again"});
+                               .b = t->kind == TK_FLEET
+                                        ? "The coordinator restarted while this task was with "
+                                          "the fleet; its outcome is unknown, so it was not run "
+                                          "again"
+                                        : "The coordinator restarted while this function ran; "
+                                          "its outcome is unknown, so it was not run again"});
         return;
     }
     if (redo)

@@ -28,8 +28,12 @@ static task_kind classify(const asl_cmd *c)
         return TK_UNSUPPORTED;
     if (r.kind == INTEG_RES_ACTIVITY)
         return TK_ACTIVITY;
+    /* Functions run on the fleet; only a callback's (which just hands its
+     * token on) stays here. */
     if (integ_is_function(&r))
-        return TK_FUNCTION;
+        return r.pattern == INTEG_PATTERN_TOKEN ? TK_FUNCTION : TK_FLEET;
+    if (svc_fleet_is_kernel(&r))
+        return TK_FLEET;
     if (r.pattern == INTEG_PATTERN_TOKEN)
         return TK_CALLBACK;
     return TK_UNSUPPORTED;
@@ -49,6 +53,8 @@ void svc_task_open(svc *s, svc_exec *x, const asl_cmd *c)
     t->state_name = c->state_name ? strdup(c->state_name) : NULL;
     t->input = json_incref(c->input);
     x->tasks[x->ntasks++] = t;
+    if (t->kind == TK_FLEET)
+        svc_fleet_plan(t, c);
     if (x->replaying)
         return;
     if (t->token)
@@ -126,6 +132,9 @@ void svc_task_dispatch(svc *s, int64_t exec_id, uint64_t task_id)
     case TK_MAP_IO:
         push_job(s, x, t);
         break;
+    case TK_FLEET:
+        svc_fleet_dispatch(s, x, t);
+        break;
     case TK_CALLBACK:
         svc_announce_callback(s, x, t);
         svc_drive(s, x, &(svc_input){.kind = STORE_IN_TASK_STARTED, .task_id = t->id});
@@ -134,7 +143,8 @@ void svc_task_dispatch(svc *s, int64_t exec_id, uint64_t task_id)
         char cause[700];
         snprintf(cause, sizeof cause,
                  "Resource '%s' of state '%s' is not one this coordinator runs (activities, "
-                 "Lambda-style local functions and .waitForTaskToken callbacks)",
+                 "Lambda-style local functions, statefleet:runKernel and .waitForTaskToken "
+                 "callbacks)",
                  t->resource ? t->resource : "?", t->state_name ? t->state_name : "?");
         fail(s, x, t, "States.TaskFailed", cause);
         break;

@@ -72,6 +72,7 @@ typedef enum {
     STORE_IN_TASK_HEARTBEAT, /* task_id */
     STORE_IN_TICK,
     STORE_IN_STOP,           /* a: error, b: cause */
+    STORE_IN_TASK_PROGRESS,  /* task_id, payload: the progress object */
 } store_input_kind;
 
 typedef struct store_input {
