@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,8 @@ static void usage(FILE *f)
             "  --heartbeat-grace N     silent heartbeat periods before the coordinator counts\n"
             "                          as lost (default 3)\n"
             "  --retry-refused         after a refuse, back off and say hello again\n"
+            "  --exit-with-parent      stop when the process that started this one dies\n"
+            "                          (local workers of a coordinator)\n"
             "  --quiet                 log only problems\n"
             "  --help                  this text\n");
 }
@@ -101,6 +104,7 @@ enum {
     OPT_PROGRESS_HZ,
     OPT_GRACE,
     OPT_RETRY_REFUSED,
+    OPT_EXIT_WITH_PARENT,
     OPT_QUIET,
     OPT_HELP
 };
@@ -120,11 +124,15 @@ int main(int argc, char **argv)
                                          {"progress-hz", required_argument, NULL, OPT_PROGRESS_HZ},
                                          {"heartbeat-grace", required_argument, NULL, OPT_GRACE},
                                          {"retry-refused", no_argument, NULL, OPT_RETRY_REFUSED},
+                                         {"exit-with-parent", no_argument, NULL,
+                                          OPT_EXIT_WITH_PARENT},
                                          {"quiet", no_argument, NULL, OPT_QUIET},
                                          {"help", no_argument, NULL, OPT_HELP},
                                          {NULL, 0, NULL, 0}};
     wk_agent_config cfg = {.numa_node = -1, .bind = true, .progress_hz = 4};
     const char *topology = NULL, *key = NULL, *server_key = NULL;
+    bool exit_with_parent = false;
+    pid_t parent = getppid();
     unsigned long long v;
     opterr = 0;
     int c;
@@ -182,6 +190,9 @@ int main(int argc, char **argv)
             break;
         case OPT_RETRY_REFUSED:
             cfg.retry_refused = true;
+            break;
+        case OPT_EXIT_WITH_PARENT:
+            exit_with_parent = true;
             break;
         case OPT_QUIET:
             cfg.quiet = true;
@@ -262,6 +273,16 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A coordinator killed outright cannot stop its local workers; the
+     * kernel tells them instead. The parent may already be gone by now. */
+    if (exit_with_parent &&
+        (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)) {
+        fprintf(stderr, "statefleet-worker %s: the process that started it is gone\n", cfg.id);
+        status = 0;
+        running = NULL;
+        wk_agent_destroy(&agent);
+        goto out;
+    }
 
     status = (int)wk_agent_run(agent);
     running = NULL;

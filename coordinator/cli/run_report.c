@@ -1,4 +1,8 @@
-/* cli/run_report.c - the end of `statefleet run`: output or failure. */
+/* cli/run_report.c - the end of `statefleet run`: output or failure.
+ *
+ * stdout is flushed at once: whoever reads it need not wait for the
+ * coordinator and its workers to wind down, and gets it even if that
+ * goes wrong. */
 #include "run_report.h"
 
 #include <stdio.h>
@@ -32,6 +36,7 @@ int cli_run_report(const cli_run_result *r, bool json_out)
         if (r->events)
             json_object_set(o, "events", r->events);
         print_json(stdout, o, "{}");
+        fflush(stdout);
         json_decref(o);
         return 0; /* the run itself worked; its status is in the object */
     }
@@ -43,6 +48,7 @@ int cli_run_report(const cli_run_result *r, bool json_out)
     }
     if (succeeded) {
         print_json(stdout, r->output, "null");
+        fflush(stdout);
         return 0;
     }
     fprintf(stderr, "%s", r->status);

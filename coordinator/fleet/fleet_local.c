@@ -78,19 +78,22 @@ static sf_rc find_bin(const fleet_local_config *cfg, char *out, size_t len, char
     return SF_OK;
 }
 
-static pid_t spawn(fleet_local *l, int node)
+/* Worker `index` of this coordinator; ids are unique among its workers,
+ * since a second hello under an id replaces the first. */
+static pid_t spawn(fleet_local *l, int index, int node)
 {
     char node_arg[16], id[96], host[64] = "localhost";
     gethostname(host, sizeof host - 1);
     snprintf(node_arg, sizeof node_arg, "%d", node);
-    snprintf(id, sizeof id, "%s-local%d", host, node < 0 ? 0 : node);
-    const char *argv[16];
+    snprintf(id, sizeof id, "%s-local%d", host, index);
+    const char *argv[20];
     int a = 0;
     argv[a++] = l->bin;
     argv[a++] = "--coordinator";
     argv[a++] = l->endpoint;
     argv[a++] = "--id";
     argv[a++] = id;
+    argv[a++] = "--exit-with-parent";
     if (node >= 0) {
         argv[a++] = "--numa-node";
         argv[a++] = node_arg;
@@ -118,7 +121,11 @@ static pid_t spawn(fleet_local *l, int node)
     posix_spawnattr_init(&attr);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dflt);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    /* Its own process group: a Ctrl-C at the terminal is for the command
+     * (which stops the execution and then its workers), not for them. */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr,
+                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     pid_t pid;
     int rc = posix_spawn(&pid, l->bin, NULL, &attr, (char *const *)argv, environ);
     posix_spawnattr_destroy(&attr);
@@ -167,7 +174,7 @@ static void *mind(void *arg)
                 clock_gettime(CLOCK_MONOTONIC, &c->started); /* the pause runs from now */
             }
             if (c->pid == 0 && ms_since(&c->started) >= c->pause_ms) {
-                c->pid = spawn(l, c->node);
+                c->pid = spawn(l, i, c->node);
                 clock_gettime(CLOCK_MONOTONIC, &c->started);
             }
         }
@@ -219,7 +226,7 @@ sf_rc fleet_local_start(const fleet_local_config *cfg, fleet_local **out, char *
     }
     for (int i = 0; i < nodes; i++) {
         l->kids[i].node = per_node ? i : -1;
-        l->kids[i].pid = spawn(l, l->kids[i].node);
+        l->kids[i].pid = spawn(l, i, l->kids[i].node);
         clock_gettime(CLOCK_MONOTONIC, &l->kids[i].started);
         l->n++;
         if (l->kids[i].pid < 0) {

@@ -47,7 +47,9 @@ static inline uint64_t rt_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static inline void rt_start(rt *r)
+/* Starts the router; a CURVE server with that secret key when curve_secret
+ * is not NULL (32 bytes). */
+static inline void rt_start_with(rt *r, const unsigned char *curve_secret)
 {
     memset(r, 0, sizeof *r);
     r->keepalive = true;
@@ -61,9 +63,18 @@ static inline void rt_start(rt *r)
     /* a lost frame must fail the test loudly, not vanish at a full pipe */
     zmq_setsockopt(r->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(r->router, ZMQ_SNDHWM, &zero, sizeof zero);
+    if (curve_secret) {
+        cr_assert_eq(zmq_setsockopt(r->router, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+        cr_assert_eq(zmq_setsockopt(r->router, ZMQ_CURVE_SECRETKEY, curve_secret, 32), 0);
+    }
     cr_assert_eq(zmq_bind(r->router, "tcp://127.0.0.1:*"), 0);
     size_t len = sizeof r->endpoint;
     zmq_getsockopt(r->router, ZMQ_LAST_ENDPOINT, r->endpoint, &len);
+}
+
+static inline void rt_start(rt *r)
+{
+    rt_start_with(r, NULL);
 }
 
 /* Starts the worker with the common flags and then extra (NULL-ended). */

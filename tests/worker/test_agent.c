@@ -3,7 +3,10 @@
  * loss and reconnection, refusal, garbage, capacity and shutdown. */
 #include "agent_router.h"
 
+#include <czmq.h>
 #include <jansson.h>
+
+#include "common/sf_curve.h"
 
 /* Every test: a worker on a synthetic 2x2-core machine, quiet logs. */
 #define WORKER_ID "test-w"
@@ -281,17 +284,21 @@ Test(agent, a_silent_coordinator_is_lost_and_greeted_again)
     rt r;
     start(&r);
     rt_handshake(&r, 100, NULL);
+    rt_task(&r, 1, "spin", "{\"DurationMs\": 60000}", 0); /* to be orphaned */
+    fleet_msg m;
+    rt_expect(&r, FLEET_PROGRESS, 5000, &m);
+    fleet_msg_clear(&m);
     unsigned char first_peer[256];
     size_t first_len = r.peer_len;
     memcpy(first_peer, r.peer, first_len);
     r.keepalive = false; /* from now on the coordinator says nothing */
     uint64_t silent_since = rt_now_ms();
-    fleet_msg m;
     for (;;) {
         cr_assert(rt_recv(&r, &m, 3000), "no new hello after the coordinator fell silent");
         if (m.type == FLEET_HELLO)
             break;
-        cr_expect_eq(m.type, FLEET_HEARTBEAT);
+        cr_expect(m.type == FLEET_HEARTBEAT || m.type == FLEET_PROGRESS, "got a %s",
+                  fleet_msg_type_name(m.type));
         fleet_msg_clear(&m);
     }
     uint64_t after = rt_now_ms() - silent_since;
@@ -300,12 +307,22 @@ Test(agent, a_silent_coordinator_is_lost_and_greeted_again)
     cr_expect(r.peer_len != first_len || memcmp(r.peer, first_peer, first_len) != 0,
               "the new hello comes from a new socket");
     fleet_msg_clear(&m);
-    /* and the new session works */
+    /* The new session works, and the orphaned spin (cancelled, answered
+     * to no one) does not leak into it, even though id 1 is reused. */
     r.keepalive = true;
     rt_welcome(&r, 1000);
     rt_task(&r, 1, "noop", "1", 0);
     rt_expect(&r, FLEET_RESULT, 5000, &m);
+    cr_expect_eq(m.u.result.task_id, 1);
     fleet_msg_clear(&m);
+    rt_task(&r, 2, "noop", "2", 0);
+    rt_expect(&r, FLEET_RESULT, 5000, &m);
+    cr_expect_eq(m.u.result.task_id, 2);
+    fleet_msg_clear(&m);
+    fleet_msg hb;
+    rt_expect(&r, FLEET_HEARTBEAT, 3000, &hb);
+    cr_expect_eq(hb.u.heartbeat.load, 0, "the orphan is not this session's load");
+    fleet_msg_clear(&hb);
     cr_expect_eq(rt_stop(&r), 0);
 }
 
@@ -411,4 +428,35 @@ Test(agent, bad_flags_exit_2_naming_the_flag)
                   cases[i][1], status);
         cr_expect(strstr(out, cases[i][2]), "%s %s said: %s", cases[i][0], cases[i][1], out);
     }
+}
+
+Test(agent, talks_curve_with_both_keys)
+{
+    /* Keys made the way operators make them, in a scratch directory. */
+    char dir[] = "/tmp/sf-agent-keys-XXXXXX", worker_key[128], server_key[128], secret[160];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(worker_key, sizeof worker_key, "%s/worker", dir);
+    snprintf(server_key, sizeof server_key, "%s/server", dir);
+    snprintf(secret, sizeof secret, "%s_secret", server_key);
+    char err[256];
+    cr_assert_eq(sf_curve_keygen(worker_key, err, sizeof err), SF_OK, "%s", err);
+    cr_assert_eq(sf_curve_keygen(server_key, err, sizeof err), SF_OK, "%s", err);
+    zcert_t *server = NULL;
+    cr_assert_eq(sf_curve_load_secret(secret, &server, err, sizeof err), SF_OK, "%s", err);
+    rt r;
+    rt_start_with(&r, zcert_secret_key(server));
+    zcert_destroy(&server);
+    char worker_secret[160];
+    snprintf(worker_secret, sizeof worker_secret, "%s_secret", worker_key);
+    rt_spawn(&r, "--id", WORKER_ID, "--quiet", "--key", worker_secret, "--server-key", server_key);
+    rt_handshake(&r, 1000, NULL);
+    rt_task(&r, 1, "noop", "\"sealed\"", 0);
+    fleet_msg m;
+    rt_expect(&r, FLEET_RESULT, 5000, &m);
+    cr_expect_str_eq(m.u.result.output, "\"sealed\"");
+    fleet_msg_clear(&m);
+    cr_expect_eq(rt_stop(&r), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
 }
