@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +44,9 @@ pid_t bench_spawn(char *const argv[], int cpu)
     pid_t pid = fork();
     if (pid != 0)
         return pid;
-    /* The child of a threaded parent: only async-signal-safe calls here. */
+    /* The child of a threaded parent: only async-signal-safe calls here.
+     * A bench that dies takes its workers and echo peers with it. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

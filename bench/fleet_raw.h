@@ -25,7 +25,8 @@ bool bench_pin_self(int cpu);
 
 /* Starts argv[0] with argv as a child process pinned to cpu (-1: not
  * pinned; the pin is set between fork and exec, so it covers every thread
- * the child will start). Its stdin is /dev/null. Returns its pid, or -1. */
+ * the child will start). Its stdin is /dev/null, and it gets SIGTERM when
+ * this process dies. Returns its pid, or -1. */
 pid_t bench_spawn(char *const argv[], int cpu);
 
 /* SIGTERM, then waits for it; SIGKILL after 5 s. Returns its exit status

@@ -7,10 +7,11 @@
  *      its declared count before reading a single element, so five hostile
  *      bytes could ask it for gigabytes; after the scan every declared count
  *      is known to fit in the bytes that remain.
- *   2. msgpack_unpack_next: builds the object tree in a zone.
+ *   2. msgpack_unpack: builds the object tree in the thread's zone.
  *   3. fields: checks each field's type before touching it, copies it into
  *      owned memory, then fleet_msg_check applies the limits and ranges.
  * Must never read outside [bytes, bytes + len) nor trust a length field. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +557,37 @@ static sf_rc decode_header(diag *d, const msgpack_object_map *m, fleet_msg_type 
                        FLEET_KEY_TYPE, (int)(n > 32 ? 32 : n), n ? t->via.str.ptr : "");
 }
 
+/* The object tree of a message lives in a zone. A fresh zone per message
+ * (what msgpack_unpack_next does) costs an 8 KiB allocation each time,
+ * the largest part of decoding a small message; each thread keeps one and
+ * clears it after every message instead. */
+static pthread_key_t zone_key;
+static pthread_once_t zone_once = PTHREAD_ONCE_INIT;
+
+static void zone_free(void *z)
+{
+    msgpack_zone_free(z);
+}
+
+static void zone_key_make(void)
+{
+    pthread_key_create(&zone_key, zone_free);
+}
+
+static msgpack_zone *thread_zone(void)
+{
+    pthread_once(&zone_once, zone_key_make);
+    msgpack_zone *z = pthread_getspecific(zone_key);
+    if (!z) {
+        z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+        if (z && pthread_setspecific(zone_key, z) != 0) {
+            msgpack_zone_free(z);
+            z = NULL;
+        }
+    }
+    return z;
+}
+
 sf_rc fleet_msg_decode(const void *bytes, size_t len, fleet_msg *out, char *err, size_t errlen)
 {
     if (err && errlen)
@@ -569,10 +601,14 @@ sf_rc fleet_msg_decode(const void *bytes, size_t len, fleet_msg *out, char *err,
     if (rc != SF_OK)
         return rc;
 
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
+    msgpack_zone *zone = thread_zone();
+    if (!zone)
+        return fleet__fail(err, errlen, SF_ENOMEM, "out of memory");
+    struct {
+        msgpack_object data;
+    } up; /* named as msgpack_unpacked's member, which it replaces */
     size_t off = 0;
-    msgpack_unpack_return ur = msgpack_unpack_next(&up, bytes, len, &off);
+    msgpack_unpack_return ur = msgpack_unpack(bytes, len, &off, zone, &up.data);
     diag d = {.err = err, .errlen = errlen};
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
         rc = fleet__fail(err, errlen, SF_ENOMEM, "out of memory");
@@ -587,7 +623,7 @@ sf_rc fleet_msg_decode(const void *bytes, size_t len, fleet_msg *out, char *err,
         rc = decode_header(&d, &up.data.via.map, &out->type);
     if (rc == SF_OK)
         rc = decode_fields(&d, &up.data.via.map, out);
-    msgpack_unpacked_destroy(&up);
+    msgpack_zone_clear(zone); /* everything kept was copied out */
     if (rc == SF_OK)
         rc = fleet_msg_check(out, err, errlen);
     if (rc != SF_OK)

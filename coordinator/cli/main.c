@@ -16,6 +16,7 @@
 #include "coordinator/asl/exec.h"
 #include "coordinator/asl/machine.h"
 #include "coordinator/integrations/inproc.h"
+#include "cli_keys.h"
 #include "client_commands.h"
 #include "read_file.h"
 #include "run_embedded.h"
@@ -43,6 +44,7 @@ static void usage(FILE *to)
             "(default: $STATEFLEET_DATA_ROOT, else ./data) as DIR/bucket/key.\n"
             "--history prints the history events (on stderr, one JSON object per line;\n"
             "with --json, as \"events\" in the one object on stdout).\n");
+    cmd_keys_usage(to);
     cli_command_usage(to);
 }
 
@@ -294,6 +296,8 @@ int main(int argc, char **argv)
         return cmd_validate(argc - 2, argv + 2);
     if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "keys") == 0)
+        return cmd_keys(argc - 2, argv + 2);
     if (cli_command_claims(argv[1]))
         return cli_command_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

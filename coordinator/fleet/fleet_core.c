@@ -98,6 +98,7 @@ static void take_inbox(fleet *f)
 
 static void drain(fleet *f, void *sock)
 {
+    f->now_ms = fleet_now_ms();
     for (int i = 0; i < DRAIN_MAX; i++) {
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
@@ -138,18 +139,50 @@ static void publish_stats(fleet *f)
     pthread_mutex_unlock(&f->mu);
 }
 
+/* The authenticator logs a key it does not know; a peer that offers no
+ * CURVE at all (a worker started without keys) fails earlier, in the
+ * handshake, where only a socket monitor sees it. The event names the
+ * endpoint, not the peer: that is all ZeroMQ says. */
+static void log_handshake_failure(fleet *f)
+{
+    zmsg_t *ev = zmsg_recv(f->monitor);
+    zframe_t *head = ev ? zmsg_first(ev) : NULL;
+    zframe_t *addr = ev ? zmsg_next(ev) : NULL;
+    if (head && zframe_size(head) == 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zframe_data(head), 2);
+        memcpy(&value, zframe_data(head) + 2, 4);
+        char *where = addr ? zframe_strdup(addr) : NULL;
+        if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            fleet_log(f, "refused a connection on %s: the peer offered no CURVE keys (a worker "
+                         "needs --key and --server-key here)",
+                      where ? where : f->endpoint);
+        else if (event != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) /* zauth logs those itself */
+            fleet_log(f, "refused a connection on %s: its security handshake failed (error 0x%x)",
+                      where ? where : f->endpoint, value);
+        free(where);
+    }
+    zmsg_destroy(&ev);
+}
+
 static void *fleet_main(void *arg)
 {
     fleet *f = arg;
-    zmq_pollitem_t items[2] = {{.socket = f->raw, .events = ZMQ_POLLIN},
-                               {.fd = f->wake_fd, .events = ZMQ_POLLIN}};
+    zmq_pollitem_t items[3] = {{.socket = f->raw, .events = ZMQ_POLLIN},
+                               {.fd = f->wake_fd, .events = ZMQ_POLLIN},
+                               {.socket = f->monitor ? zsock_resolve(f->monitor) : NULL,
+                                .events = ZMQ_POLLIN}};
+    int nitems = f->monitor ? 3 : 2;
     int64_t period = f->cfg.heartbeat_ms / 2 ? f->cfg.heartbeat_ms / 2 : 1;
     int64_t next_tick = fleet_now_ms() + period;
     for (;;) {
         int64_t now = fleet_now_ms();
         long timeout = next_tick > now ? (long)(next_tick - now) : 0;
-        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR)
+        if (zmq_poll(items, nitems, timeout) < 0 && errno != EINTR)
             break;
+        if (nitems == 3 && (items[2].revents & ZMQ_POLLIN))
+            log_handshake_failure(f);
         if (items[1].revents & ZMQ_POLLIN)
             take_inbox(f);
         pthread_mutex_lock(&f->mu);
@@ -196,9 +229,27 @@ static sf_rc setup_curve(fleet *f, char *err, size_t errlen)
     if (rc != SF_OK)
         return rc;
     rc = sf_curve_server(f->router, f->cert, f->cfg.authorised_dir, &f->auth, err, errlen);
-    if (rc == SF_OK)
-        f->curve = true;
-    return rc;
+    if (rc != SF_OK)
+        return rc;
+    f->curve = true;
+    char mon[80];
+    snprintf(mon, sizeof mon, "inproc://statefleet-fleet-monitor-%p", (void *)f);
+    if (zmq_socket_monitor(f->raw, mon,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0) {
+        char connect[84];
+        snprintf(connect, sizeof connect, ">%s", mon);
+        f->monitor = zsock_new_pair(connect); /* NULL: refusals go unlogged, nothing worse */
+    }
+    return SF_OK;
+}
+
+static void stop_monitor(fleet *f)
+{
+    if (!f->monitor)
+        return;
+    zmq_socket_monitor(f->raw, NULL, 0);
+    zsock_destroy(&f->monitor);
 }
 
 static void remove_local_dir(fleet *f)
@@ -283,6 +334,7 @@ sf_rc fleet_open(const fleet_config *cfg, const fleet_hooks *hooks, fleet **out,
 fail:
     if (f->wake_fd >= 0)
         close(f->wake_fd);
+    stop_monitor(f);
     zsock_destroy(&f->router);
     remove_local_dir(f);
     zactor_destroy(&f->auth);
@@ -295,8 +347,7 @@ fail:
 
 static void free_job(fjob *j)
 {
-    free(j->wire);
-    free(j);
+    free(j); /* its wire bytes live in the same allocation */
 }
 
 void fleet_close(fleet **fp)
@@ -322,6 +373,7 @@ void fleet_close(fleet **fp)
     free(f->cancels);
     fleet_workers_free(f);
     free(f->snap);
+    stop_monitor(f);
     zsock_destroy(&f->router);
     zactor_destroy(&f->auth);
     zcert_destroy(&f->cert);
@@ -349,17 +401,41 @@ bool fleet_curve_on(const fleet *f)
 
 /* ---- what other threads call -------------------------------------------------- */
 
-static fjob *make_job(const fleet_job *j, uint64_t id, char *err, size_t errlen)
+/* Encodes into a buffer the calling thread keeps (msgpack's first growth
+ * of a fresh buffer is 8 KiB, for a message of ~100 bytes), then makes
+ * one exact allocation for the job with its wire bytes behind it: one
+ * malloc per task, freed by the fleet's thread. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void buf_free(void *b)
 {
-    fjob *fj = calloc(1, sizeof *fj);
-    if (!fj)
+    msgpack_sbuffer_free(b);
+}
+
+static void buf_key_make(void)
+{
+    pthread_key_create(&buf_key, buf_free);
+}
+
+static msgpack_sbuffer *thread_buf(void)
+{
+    pthread_once(&buf_once, buf_key_make);
+    msgpack_sbuffer *b = pthread_getspecific(buf_key);
+    if (!b && (b = msgpack_sbuffer_new()) && pthread_setspecific(buf_key, b) != 0) {
+        msgpack_sbuffer_free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+static fjob *make_job(const fleet_job *j, uint64_t id, char *err, size_t errlen, bool *refused)
+{
+    *refused = false;
+    msgpack_sbuffer *buf = thread_buf();
+    if (!buf)
         return NULL;
-    fj->id = id;
-    fj->ref = j->ref;
-    fj->req = j->req;
     const char *kernel = j->kernel ? j->kernel : "";
-    size_t flen = strcspn(kernel, ":");
-    snprintf(fj->family, sizeof fj->family, "%.*s", (int)flen, kernel);
     fleet_msg m = {.type = FLEET_TASK,
                    .u.task = {.task_id = id,
                               .attempt = j->attempt,
@@ -369,17 +445,29 @@ static fjob *make_job(const fleet_job *j, uint64_t id, char *err, size_t errlen)
                               .timeout_ms = j->timeout_ms,
                               .heartbeat_ms = j->heartbeat_ms,
                               .requirements = j->req}};
-    if (fleet_msg_check(&m, err, errlen) != SF_OK)
-        return fj; /* no wire: refused below */
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    if (fleet_msg_encode(&m, &sb) != SF_OK) {
-        msgpack_sbuffer_destroy(&sb);
-        free(fj);
+    buf->size = 0;
+    sf_rc rc = fleet_msg_encode(&m, buf); /* checks every limit first */
+    if (rc != SF_OK) {
+        *refused = rc != SF_ENOMEM;
+        if (*refused)
+            fleet_msg_check(&m, err, errlen);
         return NULL;
     }
-    fj->wire = (unsigned char *)sb.data; /* the job owns the buffer now */
-    fj->wire_len = sb.size;
+    fjob *fj = malloc(sizeof *fj + buf->size);
+    if (!fj)
+        return NULL;
+    memset(fj, 0, sizeof *fj);
+    fj->id = id;
+    fj->ref = j->ref;
+    fj->req = j->req;
+    size_t flen = strcspn(kernel, ":");
+    if (flen >= sizeof fj->family)
+        flen = sizeof fj->family - 1; /* the encoder refused longer kernels already */
+    memcpy(fj->family, kernel, flen);
+    fj->family[flen] = '\0';
+    fj->wire = (unsigned char *)(fj + 1);
+    fj->wire_len = buf->size;
+    memcpy(fj->wire, buf->data, buf->size);
     return fj;
 }
 
@@ -393,11 +481,11 @@ uint64_t fleet_submit(fleet *f, const fleet_job *j, char *err, size_t errlen)
         return 0;
     }
     char why[512] = "";
-    fjob *fj = make_job(j, id, why, sizeof why);
-    if (!fj || !fj->wire) {
+    bool refused;
+    fjob *fj = make_job(j, id, why, sizeof why, &refused);
+    if (!fj) {
         snprintf(err, errlen, "the task cannot be sent to a worker: %s",
-                 fj ? why : "out of memory");
-        free(fj);
+                 refused ? why : "out of memory");
         return 0;
     }
     fj->queued_ms = fleet_now_ms();

@@ -20,7 +20,8 @@ typedef struct fjob {
     fleet_ref ref;
     fleet_requirements req;
     char family[FLEET_KERNEL_NAME_MAX + 1]; /* the kernel up to ':' */
-    unsigned char *wire;                    /* the encoded task message */
+    unsigned char *wire;                    /* the encoded task message, in the
+                                               same allocation, after the job */
     size_t wire_len;
     struct fworker *w; /* NULL while queued */
     bool cancelled;    /* cancel sent: the worker's answer is dropped */
@@ -53,6 +54,7 @@ struct fleet {
     zsock_t *router;
     void *raw; /* its libzmq socket, for the hot path */
     zactor_t *auth;
+    zsock_t *monitor; /* CURVE on: handshake failures, to log them */
     zcert_t *cert;
     char endpoint[512];
     char local_dir[64], local_ep[96]; /* the private endpoint for local workers */
@@ -79,6 +81,7 @@ struct fleet {
     size_t nqueued;
     msgpack_sbuffer out; /* reused for every message the thread encodes */
     fleet_stats local;   /* counted here, published to stats under mu */
+    int64_t now_ms;      /* read once per batch of messages */
 };
 
 int64_t fleet_now_ms(void);

@@ -192,8 +192,7 @@ void fleet_job_done(fleet *f, fjob *j)
         w->gpus_used -= j->req.gpu;
     }
     sf_hmap_delu(&f->jobs, j->id);
-    free(j->wire);
-    free(j);
+    free(j); /* with its wire bytes */
 }
 
 void fleet_job_fail(fleet *f, fjob *j, const char *error, const char *cause)

@@ -204,7 +204,7 @@ void fleet_on_message(fleet *f, void *sock, const unsigned char *rid, size_t rid
         fleet_msg_clear(&m);
         return;
     }
-    w->heard_ms = fleet_now_ms();
+    w->heard_ms = f->now_ms;
     switch (m.type) {
     case FLEET_PROGRESS:
     case FLEET_RESULT:

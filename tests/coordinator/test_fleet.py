@@ -18,8 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from coordlib import (FN_PREFIX, Daemon, args, check, client, create_machine, eq,  # noqa: E402
-                      log, run, tempdir, types, wait_done)
+from coordlib import (FN_PREFIX, Daemon, TestFailure, args, check, client,  # noqa: E402
+                      create_machine, eq, log, run, tempdir, types, wait_done)
 from fleetlib import (SPIN, Worker, describe, raw_history, spin_machine_def,  # noqa: E402
                       stats, wait_for, wait_placed, wait_workers, worker_binary, worker_logs,
                       workers_by_id)
@@ -205,6 +205,7 @@ def test_lost_worker_retry_elsewhere():
     eq(len(fails), 1, "TaskFailed events")
     fd = fails[0]["taskFailedEventDetails"]
     eq(fd.get("error"), "States.TaskFailed", "TaskFailed error")
+    log("cause: %s" % fd.get("cause"))
     check("worker '%s' was lost" % victim in (fd.get("cause") or ""),
           "TaskFailed cause %r does not name the lost worker %r" % (fd.get("cause"), victim))
     ts = [e["type"] for e in h]
@@ -228,6 +229,7 @@ def test_unknown_kernel_fails():
     arn = sfn.start_execution(stateMachineArn=sm, input="{}")["executionArn"]
     d = wait_done(sfn, arn, timeout=20)
     eq((d["status"], d.get("error")), ("FAILED", "States.TaskFailed"), "unknown kernel")
+    log("cause: %s" % d.get("cause"))
     check("warp-drive" in (d.get("cause") or ""),
           "cause %r does not name the kernel" % d.get("cause"))
     ts = [e["type"] for e in raw_history(URL, arn)]
@@ -329,6 +331,30 @@ def test_function_on_local_worker():
                 pass
 
 
+def test_local_workers_die_with_coordinator():
+    """A coordinator killed outright (SIGKILL: no chance to stop them)
+    leaves no local worker behind."""
+    d3 = Daemon(COORD, tempdir("fleet-kill"))
+    d3.start()
+    kids = []
+    try:
+        wait_for("a local worker joined", lambda: stats(d3.url)["workers"], timeout=20)
+        kids = children(d3.proc.pid)
+        check(kids, "the coordinator has no child processes (its local workers)")
+        d3.kill9()
+        for pid in kids:
+            wait_for("local worker %d gone after the coordinator was killed" % pid,
+                     lambda: not os.path.exists("/proc/%d" % pid) or
+                     open("/proc/%d/stat" % pid).read().split()[2] == "Z", timeout=10)
+    finally:
+        d3.kill9()
+        for pid in kids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+
+
 try:
     run([
         ("two workers join with their capabilities", test_workers_join),
@@ -339,6 +365,7 @@ try:
         ("StopExecution cancels on the worker", test_stop_cancels_on_worker),
         ("statefleet watch", test_watch),
         ("function on a local worker", test_function_on_local_worker),
+        ("local workers die with a killed coordinator", test_local_workers_die_with_coordinator),
     ])
 except SystemExit:
     log(worker_logs())
