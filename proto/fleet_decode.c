@@ -222,22 +222,30 @@ static bool key_is(const msgpack_object *k, const char *key)
     return same_str(&k->via.str, key, strlen(key));
 }
 
-/* A map standing for a struct: string keys, none twice, at most
- * FLEET_FIELDS_MAX of them. Keys nobody knows are allowed (and skipped). */
-static sf_rc check_struct_map(diag *d, const char *where, const msgpack_object_map *m)
+/* A map standing for a struct (at where, or where.sub when sub is not
+ * NULL): string keys, none twice, at most FLEET_FIELDS_MAX of them. Keys
+ * nobody knows are allowed (and skipped). The path is only spelt out when
+ * something is wrong: building it for every message cost more than the
+ * checks. */
+static sf_rc check_struct_map(diag *d, const char *where, const char *sub,
+                              const msgpack_object_map *m)
 {
+    const char *dot = sub ? "." : "";
+    sub = sub ? sub : "";
     if (m->size > FLEET_FIELDS_MAX)
-        return fleet__fail(d->err, d->errlen, SF_ELIMIT, "%s: more than %u fields", where,
-                           FLEET_FIELDS_MAX);
+        return fleet__fail(d->err, d->errlen, SF_ELIMIT, "%s%s%s: more than %u fields", where, dot,
+                           sub, FLEET_FIELDS_MAX);
     for (uint32_t i = 0; i < m->size; i++) {
         const msgpack_object *k = &m->ptr[i].key;
         if (k->type != MSGPACK_OBJECT_STR)
-            return fleet__fail(d->err, d->errlen, SF_EINVAL, "%s: a field name is %s, not a string",
-                               where, kind_name(k->type));
+            return fleet__fail(d->err, d->errlen, SF_EINVAL,
+                               "%s%s%s: a field name is %s, not a string", where, dot, sub,
+                               kind_name(k->type));
         for (uint32_t j = 0; j < i; j++)
             if (same_str(&m->ptr[j].key.via.str, k->via.str.ptr, k->via.str.size))
-                return fleet__fail(d->err, d->errlen, SF_EINVAL, "%s.%.*s: field appears twice",
-                                   where, (int)(k->via.str.size > 64 ? 64 : k->via.str.size),
+                return fleet__fail(d->err, d->errlen, SF_EINVAL, "%s%s%s.%.*s: field appears twice",
+                                   where, dot, sub,
+                                   (int)(k->via.str.size > 64 ? 64 : k->via.str.size),
                                    k->via.str.size ? k->via.str.ptr : "");
     }
     return SF_OK;
@@ -348,9 +356,7 @@ static sf_rc get_struct(diag *d, const char *where, const char *key, const msgpa
     if (o->type != MSGPACK_OBJECT_MAP)
         return wrong_kind(d, where, key, "a map", o);
     *out = &o->via.map;
-    char path[64];
-    snprintf(path, sizeof path, "%s.%s", where, key);
-    return check_struct_map(d, path, *out);
+    return check_struct_map(d, where, key, *out);
 }
 
 #define TRY(expr)                                                                                  \
@@ -618,7 +624,7 @@ sf_rc fleet_msg_decode(const void *bytes, size_t len, fleet_msg *out, char *err,
         rc = fleet__fail(err, errlen, SF_EINVAL, "message: expected a map, got %s",
                          kind_name(up.data.type));
     if (rc == SF_OK)
-        rc = check_struct_map(&d, "message", &up.data.via.map);
+        rc = check_struct_map(&d, "message", NULL, &up.data.via.map);
     if (rc == SF_OK)
         rc = decode_header(&d, &up.data.via.map, &out->type);
     if (rc == SF_OK)
