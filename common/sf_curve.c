@@ -8,6 +8,7 @@
  * than the zcert that holds it. */
 #define _GNU_SOURCE
 #include "common/sf_curve.h"
+#include "common/sf_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +27,6 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by RFC 27 */
 #define ZAP_DOMAIN "statefleet"
 
-static sf_rc fail(sf_rc rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static bool key_is_zero(const byte *key)
 {
     byte any = 0;
@@ -49,7 +39,7 @@ static bool curve_available(char *err, size_t errlen)
 {
     if (zsys_has_curve())
         return true;
-    fail(SF_EUNSUPPORTED, err, errlen, "this libzmq was built without CURVE support");
+    sf_errf(err, errlen, SF_EUNSUPPORTED, "this libzmq was built without CURVE support");
     return false;
 }
 
@@ -59,7 +49,7 @@ static bool curve_available(char *err, size_t errlen)
 
 static sf_rc already_exists(const char *path, char *err, size_t errlen)
 {
-    return fail(SF_ESTATE, err, errlen, "key file %s already exists: refusing to overwrite it",
+    return sf_errf(err, errlen, SF_ESTATE, "key file %s already exists: refusing to overwrite it",
                 path);
 }
 
@@ -74,22 +64,22 @@ static sf_rc write_key_file(zcert_t *cert, bool secret, const char *target, mode
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", target) >= (int)sizeof tmp)
-        return fail(SF_EINVAL, err, errlen, "key file path %s is too long", target);
+        return sf_errf(err, errlen, SF_EINVAL, "key file path %s is too long", target);
     int fd = mkstemp(tmp);
     if (fd < 0)
-        return fail(SF_EIO, err, errlen, "cannot create key file %s: %s", target, strerror(errno));
+        return sf_errf(err, errlen, SF_EIO, "cannot create key file %s: %s", target, strerror(errno));
     int fchmod_rc = fchmod(fd, mode);
     int fchmod_errno = errno;
     close(fd);
     sf_rc rc = SF_OK;
     if (fchmod_rc != 0) {
-        rc = fail(SF_EIO, err, errlen, "cannot set mode %04o on %s: %s", (unsigned)mode, tmp,
+        rc = sf_errf(err, errlen, SF_EIO, "cannot set mode %04o on %s: %s", (unsigned)mode, tmp,
                   strerror(fchmod_errno));
     } else if ((secret ? zcert_save_secret(cert, tmp) : zcert_save_public(cert, tmp)) != 0) {
-        rc = fail(SF_EIO, err, errlen, "cannot write key file %s (via %s)", target, tmp);
+        rc = sf_errf(err, errlen, SF_EIO, "cannot write key file %s (via %s)", target, tmp);
     } else if (link(tmp, target) != 0) {
         rc = errno == EEXIST ? already_exists(target, err, errlen)
-                             : fail(SF_EIO, err, errlen, "cannot create key file %s: %s", target,
+                             : sf_errf(err, errlen, SF_EIO, "cannot create key file %s: %s", target,
                                     strerror(errno));
     }
     unlink(tmp);
@@ -102,19 +92,19 @@ static sf_rc refuse_existing(const char *path, char *err, size_t errlen)
     if (lstat(path, &st) == 0)
         return already_exists(path, err, errlen);
     if (errno != ENOENT)
-        return fail(SF_EIO, err, errlen, "cannot check key file %s: %s", path, strerror(errno));
+        return sf_errf(err, errlen, SF_EIO, "cannot check key file %s: %s", path, strerror(errno));
     return SF_OK;
 }
 
 sf_rc sf_curve_keygen(const char *path, char *err, size_t errlen)
 {
     if (!path || !*path)
-        return fail(SF_EINVAL, err, errlen, "no key file path given");
+        return sf_errf(err, errlen, SF_EINVAL, "no key file path given");
     if (!curve_available(err, errlen))
         return SF_EUNSUPPORTED;
     char secret_path[PATH_MAX];
     if (snprintf(secret_path, sizeof secret_path, "%s_secret", path) >= (int)sizeof secret_path)
-        return fail(SF_EINVAL, err, errlen, "key file path %s is too long", path);
+        return sf_errf(err, errlen, SF_EINVAL, "key file path %s is too long", path);
     /* Checked up front for a clear message naming the file; link() below
      * still refuses if one appears in between. */
     sf_rc rc = refuse_existing(path, err, errlen);
@@ -125,7 +115,7 @@ sf_rc sf_curve_keygen(const char *path, char *err, size_t errlen)
 
     zcert_t *cert = zcert_new();
     if (!cert)
-        return fail(SF_ENOMEM, err, errlen, "cannot generate a CURVE key pair");
+        return sf_errf(err, errlen, SF_ENOMEM, "cannot generate a CURVE key pair");
     const char *slash = strrchr(path, '/');
     zcert_set_meta(cert, "name", "%s", slash ? slash + 1 : path);
     zcert_set_meta(cert, "created-by", "statefleet");
@@ -154,32 +144,32 @@ static sf_rc read_key_file(const char *path, bool secret, char **text, char *err
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(errno == ENOENT ? SF_EINVAL : SF_EIO, err, errlen,
-                    "cannot open key file %s: %s", path, strerror(errno));
+        return sf_errf(err, errlen, errno == ENOENT ? SF_EINVAL : SF_EIO,
+                       "cannot open key file %s: %s", path, strerror(errno));
     struct stat st;
     sf_rc rc = SF_OK;
     if (fstat(fd, &st) != 0)
-        rc = fail(SF_EIO, err, errlen, "cannot stat key file %s: %s", path, strerror(errno));
+        rc = sf_errf(err, errlen, SF_EIO, "cannot stat key file %s: %s", path, strerror(errno));
     else if (!S_ISREG(st.st_mode))
-        rc = fail(SF_EINVAL, err, errlen, "key file %s is not a regular file", path);
+        rc = sf_errf(err, errlen, SF_EINVAL, "key file %s is not a regular file", path);
     else if (secret && (st.st_mode & 077))
-        rc = fail(SF_EINVAL, err, errlen,
+        rc = sf_errf(err, errlen, SF_EINVAL,
                   "key file %s has mode %04o: a secret key must be readable by its owner only "
                   "(chmod 600 %s)",
                   path, (unsigned)(st.st_mode & 07777), path);
     else if (st.st_size > KEY_FILE_MAX)
-        rc = fail(SF_ELIMIT, err, errlen, "key file %s is %lld bytes: not a key file (at most %d)",
+        rc = sf_errf(err, errlen, SF_ELIMIT, "key file %s is %lld bytes: not a key file (at most %d)",
                   path, (long long)st.st_size, KEY_FILE_MAX);
     char *buf = NULL;
     if (rc == SF_OK && !(buf = malloc(KEY_FILE_MAX + 1)))
-        rc = fail(SF_ENOMEM, err, errlen, "out of memory reading key file %s", path);
+        rc = sf_errf(err, errlen, SF_ENOMEM, "out of memory reading key file %s", path);
     size_t len = 0;
     while (rc == SF_OK && len < KEY_FILE_MAX) {
         ssize_t n = read(fd, buf + len, KEY_FILE_MAX - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            rc = fail(SF_EIO, err, errlen, "cannot read key file %s: %s", path, strerror(errno));
+            rc = sf_errf(err, errlen, SF_EIO, "cannot read key file %s: %s", path, strerror(errno));
         if (n <= 0)
             break;
         len += (size_t)n;
@@ -207,7 +197,7 @@ static bool config_key(zconfig_t *root, const char *name, byte out[32])
 static sf_rc load_key(const char *path, bool secret, zcert_t **out, char *err, size_t errlen)
 {
     if (!path || !out)
-        return fail(SF_EINVAL, err, errlen, "no key file path given");
+        return sf_errf(err, errlen, SF_EINVAL, "no key file path given");
     *out = NULL;
     if (!curve_available(err, errlen))
         return SF_EUNSUPPORTED;
@@ -220,12 +210,12 @@ static sf_rc load_key(const char *path, bool secret, zcert_t **out, char *err, s
     free(text);
     byte pub[32] = {0}, sec[32] = {0};
     if (!root || !config_key(root, "curve/public-key", pub)) {
-        rc = fail(SF_EINVAL, err, errlen,
+        rc = sf_errf(err, errlen, SF_EINVAL,
                   "key file %s is not a CURVE certificate (no valid curve/public-key)", path);
     } else if (secret) {
         char pub_txt[Z85_KEY_LEN + 1], derived[Z85_KEY_LEN + 1];
         if (!config_key(root, "curve/secret-key", sec) || key_is_zero(sec))
-            rc = fail(SF_EINVAL, err, errlen,
+            rc = sf_errf(err, errlen, SF_EINVAL,
                       "key file %s holds no secret key (is it the public half? the secret "
                       "one is usually named %s_secret)",
                       path, path);
@@ -234,11 +224,11 @@ static sf_rc load_key(const char *path, bool secret, zcert_t **out, char *err, s
         else if (!zmq_z85_encode(pub_txt, pub, 32) ||
                  zmq_curve_public(derived, zconfig_get(root, "curve/secret-key", "")) != 0 ||
                  strcmp(derived, pub_txt) != 0)
-            rc = fail(SF_EINVAL, err, errlen,
+            rc = sf_errf(err, errlen, SF_EINVAL,
                       "key file %s is damaged: its secret key does not match its public key", path);
     }
     if (rc == SF_OK && !(*out = zcert_new_from(pub, sec)))
-        rc = fail(SF_ENOMEM, err, errlen, "out of memory loading key file %s", path);
+        rc = sf_errf(err, errlen, SF_ENOMEM, "out of memory loading key file %s", path);
     if (rc == SF_OK) {
         /* Keep the metadata ("name", "created-by"): it names the peer in logs. */
         zconfig_t *meta = zconfig_locate(root, "metadata");
@@ -433,27 +423,27 @@ sf_rc sf_curve_server(zsock_t *sock, zcert_t *cert, const char *authorised_dir, 
                       char *err, size_t errlen)
 {
     if (!sock || !cert || !authorised_dir || !auth)
-        return fail(SF_EINVAL, err, errlen, "sf_curve_server: missing socket, key or directory");
+        return sf_errf(err, errlen, SF_EINVAL, "sf_curve_server: missing socket, key or directory");
     *auth = NULL;
     if (!curve_available(err, errlen))
         return SF_EUNSUPPORTED;
     if (key_is_zero(zcert_secret_key(cert)))
-        return fail(SF_EINVAL, err, errlen,
+        return sf_errf(err, errlen, SF_EINVAL,
                     "the coordinator's key has no secret half (load its _secret file)");
     struct stat st;
     if (stat(authorised_dir, &st) != 0)
-        return fail(SF_EINVAL, err, errlen, "authorised-keys directory %s: %s", authorised_dir,
+        return sf_errf(err, errlen, SF_EINVAL, "authorised-keys directory %s: %s", authorised_dir,
                     strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return fail(SF_EINVAL, err, errlen, "authorised-keys directory %s is not a directory",
+        return sf_errf(err, errlen, SF_EINVAL, "authorised-keys directory %s is not a directory",
                     authorised_dir);
 
     zactor_t *gatekeeper = zactor_new(gate_actor, NULL);
     if (!gatekeeper)
-        return fail(SF_ENOMEM, err, errlen, "cannot start the CURVE gatekeeper thread");
+        return sf_errf(err, errlen, SF_ENOMEM, "cannot start the CURVE gatekeeper thread");
     if (zstr_sendx(gatekeeper, "START", authorised_dir, NULL) != 0 || zsock_wait(gatekeeper) != 0) {
         zactor_destroy(&gatekeeper);
-        return fail(SF_ESTATE, err, errlen,
+        return sf_errf(err, errlen, SF_ESTATE,
                     "cannot bind the ZAP endpoint %s: another authenticator (zauth or "
                     "sf_curve_server) already runs in this process",
                     ZAP_ENDPOINT);
@@ -468,11 +458,11 @@ sf_rc sf_curve_server(zsock_t *sock, zcert_t *cert, const char *authorised_dir, 
 sf_rc sf_curve_client(zsock_t *sock, zcert_t *cert, const zcert_t *server, char *err, size_t errlen)
 {
     if (!sock || !cert || !server)
-        return fail(SF_EINVAL, err, errlen, "sf_curve_client: missing socket or key");
+        return sf_errf(err, errlen, SF_EINVAL, "sf_curve_client: missing socket or key");
     if (!curve_available(err, errlen))
         return SF_EUNSUPPORTED;
     if (key_is_zero(zcert_secret_key(cert)))
-        return fail(SF_EINVAL, err, errlen,
+        return sf_errf(err, errlen, SF_EINVAL,
                     "the worker's key has no secret half (load its _secret file)");
     zcert_apply(cert, sock);
     /* zcert_public_txt only reads; CZMQ just never declared it const. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sf_log.h"
 #include "worker/kernels_builtin.h"
 
 #define STOP_GRACE_MS 10000 /* how long stopping waits for cancelled kernels */
@@ -33,26 +34,12 @@ void wk_log(const wk_agent *a, bool always, const char *fmt, ...)
 {
     if (!always && a->quiet)
         return;
-    char line[4096];
+    char prefix[FLEET_WORKER_ID_MAX + 32];
+    snprintf(prefix, sizeof prefix, "statefleet-worker %s", a->id);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    sf_vlog(prefix, fmt, ap);
     va_end(ap);
-    /* one write per line, so lines from several workers do not interleave */
-    fprintf(stderr, "statefleet-worker %s: %s\n", a->id, line);
-}
-
-static sf_rc errf(char *err, size_t errlen, sf_rc rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static sf_rc errf(char *err, size_t errlen, sf_rc rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
 }
 
 /* The nodes served: all (skipping memory-only nodes, which have no cores
@@ -63,24 +50,24 @@ static sf_rc pick_nodes(wk_agent *a, int only, char *err, size_t errlen)
     const wk_gpu *gpus = NULL;
     size_t n_gpus = wk_topology_gpus(a->topo, &gpus);
     if (only >= 0 && (unsigned)only >= n)
-        return errf(err, errlen, SF_EINVAL, "--numa-node %d: this machine has NUMA nodes 0..%u",
+        return sf_errf(err, errlen, SF_EINVAL, "--numa-node %d: this machine has NUMA nodes 0..%u",
                     only, n ? n - 1 : 0);
     a->nodes = calloc(n ? n : 1, sizeof *a->nodes);
     if (!a->nodes)
-        return errf(err, errlen, SF_ENOMEM, "out of memory");
+        return sf_errf(err, errlen, SF_ENOMEM, "out of memory");
     for (unsigned i = 0; i < n; i++) {
         const wk_node *node = wk_topology_node(a->topo, i);
         if (!node || (only >= 0 && (unsigned)only != i) || (only < 0 && node->ncores == 0))
             continue;
         if (node->ncores == 0)
-            return errf(err, errlen, SF_EINVAL, "--numa-node %d: that node has no cores", only);
+            return sf_errf(err, errlen, SF_EINVAL, "--numa-node %d: that node has no cores", only);
         wk_node_slot *s = &a->nodes[a->n_nodes++];
         *s = (wk_node_slot){.node = i, .ncores = node->ncores, .memory_bytes = node->memory_bytes};
         for (size_t g = 0; g < n_gpus; g++)
             s->gpu |= gpus[g].node < 0 || (unsigned)gpus[g].node == i;
     }
     if (!a->n_nodes)
-        return errf(err, errlen, SF_EINVAL, "the topology has no NUMA node with cores");
+        return sf_errf(err, errlen, SF_EINVAL, "the topology has no NUMA node with cores");
     return SF_OK;
 }
 
@@ -94,7 +81,7 @@ static sf_rc build_hello(wk_agent *a, int only, char *err, size_t errlen)
     h->n_kernels = wk_registry_count(a->reg);
     h->kernels = calloc(h->n_kernels ? h->n_kernels : 1, sizeof *h->kernels);
     if (!h->kernels)
-        return errf(err, errlen, SF_ENOMEM, "out of memory");
+        return sf_errf(err, errlen, SF_ENOMEM, "out of memory");
     for (size_t i = 0; i < h->n_kernels; i++)
         h->kernels[i] = (char *)wk_registry_at(a->reg, i)->name;
     uint64_t cores = 0;
@@ -110,7 +97,7 @@ static sf_rc build_hello(wk_agent *a, int only, char *err, size_t errlen)
     size_t n_gpus = wk_topology_gpus(a->topo, &gpus);
     h->gpus = calloc(n_gpus ? n_gpus : 1, sizeof *h->gpus);
     if (!h->gpus)
-        return errf(err, errlen, SF_ENOMEM, "out of memory");
+        return sf_errf(err, errlen, SF_ENOMEM, "out of memory");
     for (size_t g = 0; g < n_gpus && h->n_gpus < FLEET_GPUS_MAX; g++) {
         if (only >= 0 && gpus[g].node >= 0 && gpus[g].node != only)
             continue;
@@ -124,7 +111,7 @@ static sf_rc build_hello(wk_agent *a, int only, char *err, size_t errlen)
     m.u.hello = *h;
     char why[256];
     if (fleet_msg_check(&m, why, sizeof why) != SF_OK)
-        return errf(err, errlen, SF_EINVAL, "this worker cannot describe itself: %s", why);
+        return sf_errf(err, errlen, SF_EINVAL, "this worker cannot describe itself: %s", why);
     return SF_OK;
 }
 
@@ -137,20 +124,20 @@ sf_rc wk_agent_new(const wk_agent_config *cfg, wk_agent **out, char *err, size_t
 {
     *out = NULL;
     if (!cfg->coordinator || !cfg->coordinator[0])
-        return errf(err, errlen, SF_EINVAL, "--coordinator is required");
+        return sf_errf(err, errlen, SF_EINVAL, "--coordinator is required");
     if (!cfg->id || !cfg->id[0] || strlen(cfg->id) > FLEET_WORKER_ID_MAX)
-        return errf(err, errlen, SF_EINVAL, "--id: a worker id is 1 to %u bytes",
+        return sf_errf(err, errlen, SF_EINVAL, "--id: a worker id is 1 to %u bytes",
                     FLEET_WORKER_ID_MAX);
     if (!cfg->topology)
-        return errf(err, errlen, SF_EINVAL, "no topology");
+        return sf_errf(err, errlen, SF_EINVAL, "no topology");
     if (!cfg->cert != !cfg->server_cert)
-        return errf(err, errlen, SF_EINVAL, "--key and --server-key go together");
+        return sf_errf(err, errlen, SF_EINVAL, "--key and --server-key go together");
     if (!(cfg->progress_hz >= 0) || !isfinite(cfg->progress_hz))
-        return errf(err, errlen, SF_EINVAL, "--progress-hz: a rate of 0 or more");
+        return sf_errf(err, errlen, SF_EINVAL, "--progress-hz: a rate of 0 or more");
 
     wk_agent *a = calloc(1, sizeof *a);
     if (!a)
-        return errf(err, errlen, SF_ENOMEM, "out of memory");
+        return sf_errf(err, errlen, SF_ENOMEM, "out of memory");
     a->queue.fd = -1;
     a->exit = WK_AGENT_STOPPED;
     a->topo = cfg->topology;
@@ -174,26 +161,26 @@ sf_rc wk_agent_new(const wk_agent_config *cfg, wk_agent **out, char *err, size_t
     sf_rc rc = SF_ENOMEM;
     if (!a->endpoint || !a->id || (cfg->functions_dir && !a->functions_dir) ||
         (cfg->data_root && !a->data_root) || !a->reg || !a->spare) {
-        errf(err, errlen, rc, "out of memory");
+        sf_errf(err, errlen, rc, "out of memory");
         goto fail;
     }
     a->spare->agent = a;
     a->spare->inline_run = true;
     if ((rc = wk_registry_add_builtin(a->reg, a->functions_dir != NULL)) != SF_OK) {
-        errf(err, errlen, rc, "cannot register the built-in kernels: %s", sf_rc_str(rc));
+        sf_errf(err, errlen, rc, "cannot register the built-in kernels: %s", sf_rc_str(rc));
         goto fail;
     }
     if ((rc = pick_nodes(a, cfg->numa_node, err, errlen)) != SF_OK ||
         (rc = build_hello(a, cfg->numa_node, err, errlen)) != SF_OK)
         goto fail;
     if ((rc = wk_queue_init(&a->queue)) != SF_OK) {
-        errf(err, errlen, rc, "cannot make an eventfd: %s", strerror(errno));
+        sf_errf(err, errlen, rc, "cannot make an eventfd: %s", strerror(errno));
         goto fail;
     }
     char why[256] = "";
     if ((rc = wk_executor_start(a->topo, cfg->numa_node, cfg->bind, &a->exec, why, sizeof why)) !=
         SF_OK) {
-        errf(err, errlen, rc, "cannot start the executors: %s%s", why,
+        sf_errf(err, errlen, rc, "cannot start the executors: %s%s", why,
              cfg->bind ? " (--no-bind runs without pinning)" : "");
         goto fail;
     }

@@ -18,26 +18,23 @@
 #include <unistd.h>
 
 #include "common/sf_curve.h"
+#include "common/sf_log.h"
 
 #define DRAIN_MAX 4096 /* messages handled between looks at the inbox */
 
 int64_t fleet_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sf_monotonic_ms();
 }
 
 void fleet_log(fleet *f, const char *fmt, ...)
 {
     if (f->cfg.quiet)
         return;
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    sf_vlog("statefleet-coordinator: fleet", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "statefleet-coordinator: fleet: %s\n", line);
 }
 
 bool fleet_send_bytes(fleet *f, fworker *w, const void *bytes, size_t len)
@@ -155,8 +152,9 @@ static void log_handshake_failure(fleet *f)
         memcpy(&value, zframe_data(head) + 2, 4);
         char *where = addr ? zframe_strdup(addr) : NULL;
         if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-            fleet_log(f, "refused a connection on %s: the peer offered no CURVE keys (a worker "
-                         "needs --key and --server-key here)",
+            fleet_log(f,
+                      "refused a connection on %s: the peer offered no CURVE keys (a worker "
+                      "needs --key and --server-key here)",
                       where ? where : f->endpoint);
         else if (event != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) /* zauth logs those itself */
             fleet_log(f, "refused a connection on %s: its security handshake failed (error 0x%x)",
@@ -169,10 +167,10 @@ static void log_handshake_failure(fleet *f)
 static void *fleet_main(void *arg)
 {
     fleet *f = arg;
-    zmq_pollitem_t items[3] = {{.socket = f->raw, .events = ZMQ_POLLIN},
-                               {.fd = f->wake_fd, .events = ZMQ_POLLIN},
-                               {.socket = f->monitor ? zsock_resolve(f->monitor) : NULL,
-                                .events = ZMQ_POLLIN}};
+    zmq_pollitem_t items[3] = {
+        {.socket = f->raw, .events = ZMQ_POLLIN},
+        {.fd = f->wake_fd, .events = ZMQ_POLLIN},
+        {.socket = f->monitor ? zsock_resolve(f->monitor) : NULL, .events = ZMQ_POLLIN}};
     int nitems = f->monitor ? 3 : 2;
     int64_t period = f->cfg.heartbeat_ms / 2 ? f->cfg.heartbeat_ms / 2 : 1;
     int64_t next_tick = fleet_now_ms() + period;
@@ -221,8 +219,9 @@ static sf_rc setup_curve(fleet *f, char *err, size_t errlen)
         return SF_EINVAL;
     }
     if (!f->cfg.key_file || !f->cfg.authorised_dir) {
-        snprintf(err, errlen, "CURVE needs both the coordinator's secret key file and the "
-                              "directory of authorised worker keys");
+        snprintf(err, errlen,
+                 "CURVE needs both the coordinator's secret key file and the "
+                 "directory of authorised worker keys");
         return SF_EINVAL;
     }
     sf_rc rc = sf_curve_load_secret(f->cfg.key_file, &f->cert, err, errlen);

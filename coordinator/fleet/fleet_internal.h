@@ -73,8 +73,8 @@ struct fleet {
     fleet_stats stats; /* written by the thread under mu, in batches */
 
     /* Owned by the fleet's thread. */
-    sf_hmap jobs;    /* id -> fjob */
-    sf_hmap by_rid;  /* routing id -> fworker */
+    sf_hmap jobs;   /* id -> fjob */
+    sf_hmap by_rid; /* routing id -> fworker */
     fworker **workers;
     size_t nworkers, capworkers;
     fjob *queue_head, *queue_tail;

@@ -124,8 +124,8 @@ static pid_t spawn(fleet_local *l, int index, int node)
     /* Its own process group: a Ctrl-C at the terminal is for the command
      * (which stops the execution and then its workers), not for them. */
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
     pid_t pid;
     int rc = posix_spawn(&pid, l->bin, NULL, &attr, (char *const *)argv, environ);
     posix_spawnattr_destroy(&attr);
@@ -166,9 +166,8 @@ static void *mind(void *arg)
                     WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                 c->pid = 0;
-                c->pause_ms = ms_since(&c->started) < 2000
-                                  ? (c->pause_ms ? c->pause_ms * 2 : 250)
-                                  : 0;
+                c->pause_ms =
+                    ms_since(&c->started) < 2000 ? (c->pause_ms ? c->pause_ms * 2 : 250) : 0;
                 if (c->pause_ms > RESTART_PAUSE_MAX_MS)
                     c->pause_ms = RESTART_PAUSE_MAX_MS;
                 clock_gettime(CLOCK_MONOTONIC, &c->started); /* the pause runs from now */
@@ -199,8 +198,7 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-sf_rc fleet_local_start(const fleet_local_config *cfg, fleet_local **out, char *err,
-                        size_t errlen)
+sf_rc fleet_local_start(const fleet_local_config *cfg, fleet_local **out, char *err, size_t errlen)
 {
     *out = NULL;
     fleet_local *l = calloc(1, sizeof *l);

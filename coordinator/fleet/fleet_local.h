@@ -25,8 +25,7 @@ typedef struct fleet_local_config {
 
 typedef struct fleet_local fleet_local;
 
-sf_rc fleet_local_start(const fleet_local_config *cfg, fleet_local **out, char *err,
-                        size_t errlen);
+sf_rc fleet_local_start(const fleet_local_config *cfg, fleet_local **out, char *err, size_t errlen);
 /* SIGTERM to each, then SIGKILL to any still there after 3 s. */
 void fleet_local_stop(fleet_local **l);
 /* How many were started (one per NUMA node unless count said). */

@@ -174,8 +174,8 @@ void fleet_expire_unplaceable(fleet *f, int64_t now)
             snprintf(cause + off, sizeof cause - (size_t)off, " none connected");
         for (size_t i = 0; i < f->nworkers && off > 0 && (size_t)off < sizeof cause; i++) {
             const fleet_hello *h = &f->workers[i]->hello.u.hello;
-            off += snprintf(cause + off, sizeof cause - (size_t)off, " %s (%u cores)",
-                            h->worker_id, h->cores);
+            off += snprintf(cause + off, sizeof cause - (size_t)off, " %s (%u cores)", h->worker_id,
+                            h->cores);
         }
         fleet_job_fail(f, j, "States.TaskFailed", cause);
         j = next;

@@ -60,8 +60,8 @@ static void lose(fleet *f, fworker *w, const char *why)
     char cause[1024];
     snprintf(cause, sizeof cause, "worker '%s' was lost (%s) while running this task",
              w->hello.u.hello.worker_id, why);
-    fleet_log(f, "worker '%s' lost: %s; %u running task(s) fail", w->hello.u.hello.worker_id,
-              why, w->running);
+    fleet_log(f, "worker '%s' lost: %s; %u running task(s) fail", w->hello.u.hello.worker_id, why,
+              w->running);
     /* Collect first: failing a job edits the table being walked. */
     size_t i = 0, n = 0, cap = w->running;
     fjob **held = cap ? malloc(cap * sizeof *held) : NULL;
@@ -94,7 +94,7 @@ static void refuse(fleet *f, void *sock, const unsigned char *rid, size_t len, c
 static void hello(fleet *f, void *sock, const unsigned char *rid, size_t len, fleet_msg *m)
 {
     const fleet_hello *h = &m->u.hello;
-    if (len > sizeof ((fworker *)0)->rid) {
+    if (len > sizeof((fworker *)0)->rid) {
         fleet_msg_clear(m);
         return;
     }
@@ -142,8 +142,9 @@ static void hello(fleet *f, void *sock, const unsigned char *rid, size_t len, fl
         off += (size_t)snprintf(kernels + off, sizeof kernels - off, "%s%s", i ? ", " : "",
                                 w->hello.u.hello.kernels[i]);
     const fleet_hello *wh = &w->hello.u.hello;
-    fleet_log(f, "worker '%s' joined (version %s): %u cores, %u NUMA node(s), %.1f GiB, %zu GPU(s), "
-                 "up to %u tasks; kernels: %s",
+    fleet_log(f,
+              "worker '%s' joined (version %s): %u cores, %u NUMA node(s), %.1f GiB, %zu GPU(s), "
+              "up to %u tasks; kernels: %s",
               wh->worker_id, wh->version, wh->cores, wh->numa_nodes,
               (double)wh->memory_bytes / (1u << 30), wh->n_gpus, wh->max_tasks, kernels);
     publish(f);
@@ -152,7 +153,7 @@ static void hello(fleet *f, void *sock, const unsigned char *rid, size_t len, fl
 /* A task's outcome or progress, from the worker holding it. */
 static void task_report(fleet *f, fworker *w, const fleet_msg *m)
 {
-    uint64_t id = m->type == FLEET_PROGRESS  ? m->u.progress.task_id
+    uint64_t id = m->type == FLEET_PROGRESS ? m->u.progress.task_id
                   : m->type == FLEET_RESULT ? m->u.result.task_id
                                             : m->u.failure.task_id;
     fjob *j = sf_hmap_getu(&f->jobs, id);

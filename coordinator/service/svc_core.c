@@ -9,24 +9,21 @@
 #include <unistd.h>
 
 #include "../../common/sf_grow.h"
+#include "../../common/sf_log.h"
 
 int64_t svc_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sf_realtime_ms();
 }
 
 void svc_log(svc *s, const char *fmt, ...)
 {
     if (s->cfg.quiet)
         return;
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    sf_vlog("statefleet-coordinator", fmt, ap);
     va_end(ap);
-    fprintf(stderr, "statefleet-coordinator: %s\n", line);
 }
 
 /* ---- the batch ----------------------------------------------------------- */

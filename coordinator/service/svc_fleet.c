@@ -98,13 +98,15 @@ static void on_result(void *ctx, fleet_ref ref, const char *output)
                      "worker '%s' answered with output that is not JSON (line %d, column %d: %s)",
                      t->worker ? t->worker : "?", jerr.line, jerr.column, jerr.text);
             svc_drive(s, x,
-                      &(svc_input){.kind = STORE_IN_TASK_FAILED, .task_id = t->id,
-                                   .a = "States.TaskFailed", .b = cause});
+                      &(svc_input){.kind = STORE_IN_TASK_FAILED,
+                                   .task_id = t->id,
+                                   .a = "States.TaskFailed",
+                                   .b = cause});
         } else {
             json_t *answer = t->invoke_wrap ? integ_invoke_response(out) : json_incref(out);
-            svc_drive(s, x,
-                      &(svc_input){.kind = STORE_IN_TASK_SUCCEEDED, .task_id = t->id,
-                                   .payload = answer});
+            svc_drive(
+                s, x,
+                &(svc_input){.kind = STORE_IN_TASK_SUCCEEDED, .task_id = t->id, .payload = answer});
             json_decref(answer);
         }
     }
@@ -120,9 +122,9 @@ static void on_failure(void *ctx, fleet_ref ref, const char *error, const char *
     svc_task *t = find_task(s, ref, &x);
     if (t) {
         t->fleet_id = 0;
-        svc_drive(s, x,
-                  &(svc_input){.kind = STORE_IN_TASK_FAILED, .task_id = t->id, .a = error,
-                               .b = cause});
+        svc_drive(
+            s, x,
+            &(svc_input){.kind = STORE_IN_TASK_FAILED, .task_id = t->id, .a = error, .b = cause});
     }
     pthread_mutex_unlock(&s->mu);
 }
@@ -189,10 +191,8 @@ static bool uint_field(json_t *in, const char *name, uint64_t max, uint64_t dflt
         *out = dflt;
         return true;
     }
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max) {
-        snprintf(why, len, "'%s' must be an integer from 0 to %llu", name,
-                 (unsigned long long)max);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
+        snprintf(why, len, "'%s' must be an integer from 0 to %llu", name, (unsigned long long)max);
         return false;
     }
     *out = (uint64_t)json_integer_value(v);
@@ -268,7 +268,8 @@ void svc_fleet_dispatch(svc *s, svc_exec *x, svc_task *t)
 {
     if (!t->kernel) {
         svc_drive(s, x,
-                  &(svc_input){.kind = STORE_IN_TASK_FAILED, .task_id = t->id,
+                  &(svc_input){.kind = STORE_IN_TASK_FAILED,
+                               .task_id = t->id,
                                .a = t->plan_error ? t->plan_error : "States.Runtime",
                                .b = t->plan_cause});
         return;
@@ -299,8 +300,10 @@ void svc_fleet_submit(svc *s, int64_t exec_id, uint64_t task_id)
     free(in);
     if (!t->fleet_id)
         svc_drive(s, x,
-                  &(svc_input){.kind = STORE_IN_TASK_FAILED, .task_id = t->id,
-                               .a = "States.TaskFailed", .b = err[0] ? err : "out of memory"});
+                  &(svc_input){.kind = STORE_IN_TASK_FAILED,
+                               .task_id = t->id,
+                               .a = "States.TaskFailed",
+                               .b = err[0] ? err : "out of memory"});
 }
 
 /* ---- what clients see ---------------------------------------------------------- */
@@ -338,17 +341,16 @@ json_t *svc_fleet_stats(svc *s)
     size_t n = fleet_workers(s->fleet, info, 256);
     json_t *workers = json_array();
     for (size_t i = 0; i < n && i < 256; i++)
-        json_array_append_new(
-            workers, json_pack("{s:s,s:i,s:i,s:I,s:i,s:i,s:i}", "id", info[i].id, "cores",
-                               (int)info[i].cores, "numaNodes", (int)info[i].numa_nodes,
-                               "memoryBytes", (json_int_t)info[i].memory_bytes, "gpus",
-                               (int)info[i].gpus, "maxTasks", (int)info[i].max_tasks, "running",
-                               (int)info[i].running));
+        json_array_append_new(workers,
+                              json_pack("{s:s,s:i,s:i,s:I,s:i,s:i,s:i}", "id", info[i].id, "cores",
+                                        (int)info[i].cores, "numaNodes", (int)info[i].numa_nodes,
+                                        "memoryBytes", (json_int_t)info[i].memory_bytes, "gpus",
+                                        (int)info[i].gpus, "maxTasks", (int)info[i].max_tasks,
+                                        "running", (int)info[i].running));
     return json_pack("{s:s,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "endpoint",
                      fleet_endpoint(s->fleet), "curve", fleet_curve_on(s->fleet), "workers",
                      workers, "submitted", (json_int_t)st.submitted, "placed",
                      (json_int_t)st.placed, "results", (json_int_t)st.results, "failures",
-                     (json_int_t)st.failures, "progress", (json_int_t)st.progress,
-                     "lostWorkers", (json_int_t)st.lost_workers, "queued",
-                     (json_int_t)st.queued);
+                     (json_int_t)st.failures, "progress", (json_int_t)st.progress, "lostWorkers",
+                     (json_int_t)st.lost_workers, "queued", (json_int_t)st.queued);
 }

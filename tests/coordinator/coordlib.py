@@ -92,7 +92,33 @@ _DIE_WITH_PARENT = (["/usr/bin/setpriv", "--pdeathsig", "KILL", "--"]
                     if os.access("/usr/bin/setpriv", os.X_OK) else [])
 
 
-class Daemon:
+class LoggedProcess:
+    """A child process (self.proc) whose stdout and stderr go to self.log_path."""
+
+    proc = None
+    log_path = None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.running():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=40):
+        return "\n".join(self.log_text().splitlines()[-n:])
+
+
+class Daemon(LoggedProcess):
     """One statefleet-coordinator process. start() waits until its ready
     file names its URL; kill9() and stop() end it; start() again resumes on
     the same database (a new port, so self.url changes)."""
@@ -151,15 +177,6 @@ class Daemon:
             time.sleep(0.02)
         raise TestFailure("coordinator not ready after %ss; log:\n%s" % (timeout, self.log_tail()))
 
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self):
-        if self.running():
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc:
-            self.proc.wait()
-
     def stop(self, timeout=20):
         """SIGTERM; the daemon must exit 0 within timeout."""
         if not self.running():
@@ -173,16 +190,6 @@ class Daemon:
             raise TestFailure("coordinator did not stop within %ss of SIGTERM" % timeout)
         eq(rc, 0, "coordinator exit status after SIGTERM")
         return rc
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=40):
-        return "\n".join(self.log_text().splitlines()[-n:])
 
 
 def _cleanup():

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 
-from coordlib import _DIE_WITH_PARENT, TestFailure, check
+from coordlib import _DIE_WITH_PARENT, LoggedProcess, TestFailure, check
 
 SPIN = "arn:aws:states:::statefleet:runKernel"
 
@@ -41,7 +41,7 @@ def free_port():
     return port
 
 
-class Worker:
+class Worker(LoggedProcess):
     """One statefleet-worker process, its stderr in workdir/worker-ID.log.
     prefix goes before the binary (e.g. ["ip", "netns", "exec", NS])."""
 
@@ -67,15 +67,6 @@ class Worker:
         logf.close()
         return self
 
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self):
-        if self.running():
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc:
-            self.proc.wait(10)
-
     def stop(self, timeout=15):
         """SIGTERM; returns the exit status (None if it had to be killed)."""
         if not self.running():
@@ -87,16 +78,6 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
             return None
-
-    def log_text(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=15):
-        return "\n".join(self.log_text().splitlines()[-n:])
 
 
 def _cleanup():

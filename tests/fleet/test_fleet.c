@@ -17,7 +17,7 @@
 /* ---- what the hooks saw ---------------------------------------------------- */
 
 typedef struct seen {
-    char kind;  /* 'p' placed, 'g' progress, 'r' result, 'f' failure */
+    char kind; /* 'p' placed, 'g' progress, 'r' result, 'f' failure */
     fleet_ref ref;
     char text[1024]; /* worker, output, or error + " | " + cause */
 } seen;
@@ -39,9 +39,18 @@ static void record(char kind, fleet_ref ref, const char *a, const char *b)
     pthread_cond_broadcast(&cv);
     pthread_mutex_unlock(&mu);
 }
-static void on_placed(void *c, fleet_ref r, const char *w) { record('p', r, w, NULL); }
-static void on_progress(void *c, fleet_ref r, const fleet_progress *p) { record('g', r, "", NULL); }
-static void on_result(void *c, fleet_ref r, const char *out) { record('r', r, out, NULL); }
+static void on_placed(void *c, fleet_ref r, const char *w)
+{
+    record('p', r, w, NULL);
+}
+static void on_progress(void *c, fleet_ref r, const fleet_progress *p)
+{
+    record('g', r, "", NULL);
+}
+static void on_result(void *c, fleet_ref r, const char *out)
+{
+    record('r', r, out, NULL);
+}
 static void on_failure(void *c, fleet_ref r, const char *e, const char *cause)
 {
     record('f', r, e, cause);
@@ -94,10 +103,8 @@ static void open_fleet(uint32_t hb_ms, uint32_t unplaceable_ms)
                         .heartbeat_ms = hb_ms,
                         .unplaceable_ms = unplaceable_ms,
                         .quiet = true};
-    fleet_hooks hooks = {.placed = on_placed,
-                         .progress = on_progress,
-                         .result = on_result,
-                         .failure = on_failure};
+    fleet_hooks hooks = {
+        .placed = on_placed, .progress = on_progress, .result = on_result, .failure = on_failure};
     char err[256];
     cr_assert_eq(fleet_open(&cfg, &hooks, &F, err, sizeof err), SF_OK, "%s", err);
     ctx = zmq_ctx_new();

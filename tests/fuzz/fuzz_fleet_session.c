@@ -52,10 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     char *kern[] = {"noop"};
     fleet_msg hello = {.type = FLEET_HELLO,
-                       .u.hello = {.worker_id = "w", .version = "1", .kernels = kern,
-                                   .n_kernels = 1, .cores = 1, .numa_nodes = 1,
+                       .u.hello = {.worker_id = "w",
+                                   .version = "1",
+                                   .kernels = kern,
+                                   .n_kernels = 1,
+                                   .cores = 1,
+                                   .numa_nodes = 1,
                                    .max_tasks = MAX_OPEN}};
-    fleet_msg welcome = {.type = FLEET_WELCOME, .u.welcome = {.heartbeat_ms = 1, .session_id = "s"}};
+    fleet_msg welcome = {.type = FLEET_WELCOME,
+                         .u.welcome = {.heartbeat_ms = 1, .session_id = "s"}};
     check(fleet_session_accept(&s, FLEET_FROM_WORKER, &hello, err, sizeof err) == SF_OK);
     check(fleet_session_accept(&s, FLEET_FROM_COORDINATOR, &welcome, err, sizeof err) == SF_OK);
     model m = {0};
