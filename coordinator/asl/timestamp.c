@@ -88,7 +88,7 @@ bool asl_timestamp_parse_parts(const char *s, size_t len, int64_t *sec_out, int3
     if (!s)
         return false;
     size_t i = 0;
-    int y, mo, d, h, mi, se;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0; /* set by digits(); gcc -O3 cannot tell */
     if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-') ||
         !digits(s, len, &i, 2, &mo) || !expect(s, len, &i, '-') ||
         !digits(s, len, &i, 2, &d))

@@ -151,14 +151,20 @@ static void log_handshake_failure(fleet *f)
         memcpy(&event, zframe_data(head), 2);
         memcpy(&value, zframe_data(head) + 2, 4);
         char *where = addr ? zframe_strdup(addr) : NULL;
+        const char *at = where ? where : f->endpoint;
+        /* A peer without keys shows as a mechanism mismatch, or, when it
+         * hangs up first, as a handshake that failed with an errno. */
         if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-            fleet_log(f,
-                      "refused a connection on %s: the peer offered no CURVE keys (a worker "
-                      "needs --key and --server-key here)",
-                      where ? where : f->endpoint);
-        else if (event != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) /* zauth logs those itself */
-            fleet_log(f, "refused a connection on %s: its security handshake failed (error 0x%x)",
-                      where ? where : f->endpoint, value);
+            fleet_log(f, "refused a connection on %s: the peer offered no CURVE keys (a worker "
+                         "needs --key and --server-key here)",
+                      at);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            fleet_log(f, "refused a connection on %s: its CURVE handshake failed (%s; a worker "
+                         "without --key and --server-key?)",
+                      at, strerror((int)value));
+        else if (event != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) /* the authenticator logs those */
+            fleet_log(f, "refused a connection on %s: its CURVE handshake failed (ZMTP error 0x%x)",
+                      at, value);
         free(where);
     }
     zmsg_destroy(&ev);
