@@ -5,6 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libjansson-dev libcriterion-dev libssl-dev python3
       libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libmsgpack-dev
       libzmq3-dev libczmq-dev libhwloc-dev hwloc iproute2  # fleet: ZeroMQ, CURVE, topology, netns tests
+      libopenblas-dev zlib1g-dev dataset-fashion-mnist     # kernels: BLAS, model.tar.gz, the MLP's data
       awscli python3-boto3)  # the real clients the coordinator is tested with
 need=()
 for p in "${pkgs[@]}"; do

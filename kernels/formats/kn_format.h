@@ -1,0 +1,55 @@
+/* kernels/formats/kn_format.h - SageMaker's data formats, both ways.
+ *
+ * Readers stream records from a file or a buffer into batches of rows with
+ * bounded memory: they never hold a whole file, and bad data is reported
+ * with the file and the line (CSV, JSON Lines) or byte offset (RecordIO)
+ * where it is. Writers put predictions into SageMaker's response shapes
+ * (kn_response in kernels/kn_algo.h). */
+#ifndef KN_FORMAT_H
+#define KN_FORMAT_H
+
+#include <stdio.h>
+
+#include "kernels/kn_algo.h"
+
+typedef enum {
+    KN_CT_CSV,       /* text/csv: one record per line, no header */
+    KN_CT_JSON,      /* application/json: {"instances": [...]} (inference) */
+    KN_CT_JSONLINES, /* application/jsonlines: one instance per line */
+    KN_CT_RECORDIO,  /* application/x-recordio-protobuf: Record messages, RecordIO framing */
+} kn_content_type;
+
+/* "text/csv", "text/csv;label_size=0", "application/x-recordio-protobuf",
+ * ... *label_size: 1 unless the type says 0 (CSV only). */
+sf_rc kn_content_type_parse(const char *text, kn_content_type *out, int *label_size,
+                            kn_err *err);
+const char *kn_content_type_name(kn_content_type ct);
+
+typedef struct kn_reader kn_reader;
+
+/* labelled: the records carry a label (training with label_size 1: CSV's
+ * first column; RecordIO's label "values"; JSON Lines' "label").
+ * feature_dim 0: taken from the first record; every later record must
+ * match (RecordIO sparse records: their shape). name is used in errors. */
+sf_rc kn_reader_open_file(const char *path, kn_content_type ct, bool labelled,
+                          size_t feature_dim, kn_reader **out, kn_err *err);
+sf_rc kn_reader_open_mem(const void *data, size_t len, const char *name, kn_content_type ct,
+                         bool labelled, size_t feature_dim, kn_reader **out, kn_err *err);
+/* Fills up to max rows (X must have room for max × feature_dim floats;
+ * X->cols is set); X->rows 0 at the end. Before the first record is read,
+ * feature_dim may be 0: kn_reader_feature_dim reads ahead to learn it. */
+sf_rc kn_reader_next(kn_reader *r, kn_matrix *X, float *labels, size_t max, kn_err *err);
+sf_rc kn_reader_feature_dim(kn_reader *r, size_t *dim, kn_err *err);
+sf_rc kn_reader_rewind(kn_reader *r, kn_err *err);
+void kn_reader_close(kn_reader **r);
+/* A kn_source over the reader (borrowed: it must outlive the source). */
+kn_source kn_reader_source(kn_reader *r);
+
+/* Appends rows predictions (rows × resp->width floats) to out in accept's
+ * shape: JSON a whole {"predictions": [...]} document, JSON Lines and CSV
+ * one line per record, RecordIO one Record per record with the fields in
+ * its label map. */
+sf_rc kn_write_predictions(kn_content_type accept, const kn_response *resp, const float *out,
+                           size_t rows, FILE *to, kn_err *err);
+
+#endif
