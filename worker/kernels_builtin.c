@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "coordinator/integrations/local_function.h"
+#include "worker/kernels_ml.h"
 
 /* ---- noop --------------------------------------------------------------- */
 
@@ -203,5 +204,5 @@ sf_rc wk_registry_add_builtin(wk_registry *r, bool with_lambda)
         rc = wk_registry_add(r, &wk_kernel_spin);
     if (rc == SF_OK && with_lambda)
         rc = wk_registry_add(r, &wk_kernel_lambda);
-    return rc;
+    return rc == SF_OK ? wk_register_ml_kernels(r) : rc; /* train, transform: kernels_ml.h */
 }

@@ -16,6 +16,7 @@
 #include "coordinator/asl/exec.h"
 #include "coordinator/asl/machine.h"
 #include "coordinator/integrations/inproc.h"
+#include "bench_transform.h"
 #include "cli_keys.h"
 #include "client_commands.h"
 #include "read_file.h"
@@ -43,7 +44,13 @@ static void usage(FILE *to)
             "s3:// URIs (Map ItemReader/ResultWriter) resolve under --data-root DIR\n"
             "(default: $STATEFLEET_DATA_ROOT, else ./data) as DIR/bucket/key.\n"
             "--history prints the history events (on stderr, one JSON object per line;\n"
-            "with --json, as \"events\" in the one object on stdout).\n");
+            "with --json, as \"events\" in the one object on stdout).\n"
+            "\n"
+            "       statefleet bench transform --model MODEL.tar.gz --data PATH [--content-type T]\n"
+            "                     [--accept T] [--batch-strategy S] [--max-payload MB]\n"
+            "                     [--threads N] [--seconds S] [--json]\n"
+            "bench transform measures batch transform on this machine: records/s, MB/s,\n"
+            "mini-batch latency and per-core figures, beside its memory bandwidth.\n");
     cmd_keys_usage(to);
     cli_command_usage(to);
 }
@@ -298,6 +305,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "keys") == 0)
         return cmd_keys(argc - 2, argv + 2);
+    if (strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc - 2, argv + 2);
     if (cli_command_claims(argv[1]))
         return cli_command_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

@@ -21,8 +21,7 @@ typedef enum {
 
 /* "text/csv", "text/csv;label_size=0", "application/x-recordio-protobuf",
  * ... *label_size: 1 unless the type says 0 (CSV only). */
-sf_rc kn_content_type_parse(const char *text, kn_content_type *out, int *label_size,
-                            kn_err *err);
+sf_rc kn_content_type_parse(const char *text, kn_content_type *out, int *label_size, kn_err *err);
 const char *kn_content_type_name(kn_content_type ct);
 
 typedef struct kn_reader kn_reader;
@@ -31,8 +30,8 @@ typedef struct kn_reader kn_reader;
  * first column; RecordIO's label "values"; JSON Lines' "label").
  * feature_dim 0: taken from the first record; every later record must
  * match (RecordIO sparse records: their shape). name is used in errors. */
-sf_rc kn_reader_open_file(const char *path, kn_content_type ct, bool labelled,
-                          size_t feature_dim, kn_reader **out, kn_err *err);
+sf_rc kn_reader_open_file(const char *path, kn_content_type ct, bool labelled, size_t feature_dim,
+                          kn_reader **out, kn_err *err);
 sf_rc kn_reader_open_mem(const void *data, size_t len, const char *name, kn_content_type ct,
                          bool labelled, size_t feature_dim, kn_reader **out, kn_err *err);
 /* Fills up to max rows (X must have room for max × feature_dim floats;
@@ -42,6 +41,24 @@ sf_rc kn_reader_next(kn_reader *r, kn_matrix *X, float *labels, size_t max, kn_e
 sf_rc kn_reader_feature_dim(kn_reader *r, size_t *dim, kn_err *err);
 sf_rc kn_reader_rewind(kn_reader *r, kn_err *err);
 void kn_reader_close(kn_reader **r);
+
+/* The bounds a reader keeps. A file reader reads through a buffer of
+ * KN_READ_BUFFER bytes, refilled; a record (a CSV or JSON Lines line, a
+ * RecordIO record, a whole JSON request) that does not fit grows it up to
+ * KN_RECORD_MAX, and a larger one is an error naming where it starts.
+ * Records have at most KN_FEATURE_DIM_MAX features (a sparse record's
+ * shape included). */
+#define KN_READ_BUFFER ((size_t)1 << 20)
+#define KN_RECORD_MAX ((size_t)64 << 20)
+#define KN_FEATURE_DIM_MAX ((size_t)1 << 24)
+
+/* Changes the buffer and record limits (buffer <= record_max, both >= 16
+ * bytes); only before the first record is read. For tests and callers
+ * that know their data (an inference request: 6 MiB). */
+sf_rc kn_reader_set_limits(kn_reader *r, size_t buffer, size_t record_max, kn_err *err);
+
+/* Records read since the start (or the last rewind). */
+uint64_t kn_reader_records(const kn_reader *r);
 /* A kn_source over the reader (borrowed: it must outlive the source). */
 kn_source kn_reader_source(kn_reader *r);
 
@@ -51,5 +68,19 @@ kn_source kn_reader_source(kn_reader *r);
  * its label map. */
 sf_rc kn_write_predictions(kn_content_type accept, const kn_response *resp, const float *out,
                            size_t rows, FILE *to, kn_err *err);
+
+/* Appends X's rows as training records in ct's shape, as SageMaker's SDK
+ * writes them: CSV the label (when labels is not NULL) then the features;
+ * JSON Lines {"features": [...], "label": l}; RecordIO one dense Record
+ * per row, features["values"] and label["values"] as Float32Tensor. JSON
+ * (a request document) is refused: write JSON Lines. */
+sf_rc kn_write_records(kn_content_type ct, const kn_matrix *X, const float *labels, FILE *to,
+                       kn_err *err);
+
+/* Appends one sparse RecordIO Record: features["values"] with values,
+ * keys (column indices, each < dim) and shape [dim]; label["values"] when
+ * label is not NULL. */
+sf_rc kn_write_record_sparse(const float *values, const uint64_t *keys, size_t nnz, size_t dim,
+                             const float *label, FILE *to, kn_err *err);
 
 #endif
