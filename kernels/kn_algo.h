@@ -25,6 +25,12 @@ typedef struct kn_source {
     size_t feature_dim; /* columns, labels excluded */
 } kn_source;
 
+/* Fills X (X->cols set, room for cap rows) with up to cap rows and no
+ * labels, calling next until full or at the end: a source may hand back
+ * fewer rows than asked for before its end. Sets X->rows (fewer than cap
+ * only at the end); a batch of another width is a ClientError. */
+sf_rc kn_source_fill(kn_source *src, kn_matrix *X, size_t cap, kn_err *err);
+
 /* One field of a per-record result: {"score": 0.4}, {"projection": [..]}. */
 typedef struct kn_field {
     const char *name;

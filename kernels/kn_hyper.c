@@ -105,6 +105,9 @@ static void describe(const kn_hp_spec *s, char *buf, size_t cap)
     case KN_HP_JSON:
         what = "valid JSON";
         break;
+    case KN_HP_STRING:
+        what = "non-empty text of at most 255 bytes";
+        break;
     case KN_HP_CHOICE:
         break;
     }
@@ -112,7 +115,8 @@ static void describe(const kn_hp_spec *s, char *buf, size_t cap)
     buf[0] = '\0';
     if (s->allow_auto)
         off += (size_t)snprintf(buf + off, cap - off, "'auto' or ");
-    if (s->type == KN_HP_CHOICE || (s->choices && s->type != KN_HP_JSON)) {
+    if (s->type == KN_HP_CHOICE ||
+        (s->choices && s->type != KN_HP_JSON && s->type != KN_HP_STRING)) {
         /* "one of 'sgd', 'adam', 'rmsprop'", or the words before a number */
         const char *c = s->choices ? s->choices : "";
         if (s->type == KN_HP_CHOICE)
@@ -213,6 +217,8 @@ static bool parse_value(const kn_hp_spec *s, const char *text, kn_hp_value *v)
         json_decref(j);
         return true;
     }
+    case KN_HP_STRING: /* what it means is the algorithm's to check */
+        return text[0] != '\0';
     }
     return false;
 }

@@ -20,18 +20,20 @@ typedef enum {
     KN_HP_BOOL,   /* "true" / "false" (any case, as the SDK writes "True") */
     KN_HP_CHOICE, /* one of choices */
     KN_HP_JSON,   /* JSON text, kept as text (eval_metrics: ["msd"]) */
+    KN_HP_STRING, /* any non-empty text up to 255 bytes; the algorithm parses it
+                     (image_shape: "1,28,28" or "[1,28,28]") */
 } kn_hp_type;
 
 typedef struct kn_hp_spec {
     const char *name;
     kn_hp_type type;
     bool required;
-    const char *dflt;    /* as the string SageMaker would get; NULL: no default */
-    bool allow_auto;     /* "auto" is accepted besides the type's values */
+    const char *dflt; /* as the string SageMaker would get; NULL: no default */
+    bool allow_auto;  /* "auto" is accepted besides the type's values */
     bool has_min, has_max;
-    double min, max;     /* bounds for INT and FLOAT */
+    double min, max;         /* bounds for INT and FLOAT */
     bool min_open, max_open; /* exclusive bounds: (0, 1) */
-    const char *choices; /* KN_HP_CHOICE: "sgd|adam|rmsprop" */
+    const char *choices;     /* KN_HP_CHOICE: "sgd|adam|rmsprop" */
 } kn_hp_spec;
 
 #define KN_HP_MAX 64
@@ -41,7 +43,7 @@ typedef struct kn_hp_value {
     bool set;         /* given, or defaulted */
     bool is_auto;     /* the value was "auto" */
     double num;       /* INT, FLOAT; BOOL as 0/1 */
-    char text[256];   /* the string as given (CHOICE and JSON read this) */
+    char text[256];   /* the string as given (CHOICE, JSON and STRING read this) */
 } kn_hp_value;
 
 typedef struct kn_hp {

@@ -5,7 +5,9 @@
  * Fields are parsed in place from the read buffer with kn_float_parse:
  * no copies, no allocation per field. Blanks around a field are allowed;
  * an empty field or anything that is not wholly a number is an error
- * naming the line, the field (1-based, the label counted) and its text. */
+ * naming the line, the field (1-based, the label counted) and its text.
+ * A quoted field is not a number; kn_csv_split keeps one whole for a
+ * caller that only picks columns around it (a transform's InputFilter). */
 #include "kn_float.h"
 #include "kn_reader_int.h"
 
@@ -14,40 +16,48 @@ static bool is_blank(char c)
     return c == ' ' || c == '\t';
 }
 
-static sf_rc bad_field(const kn_reader *r, const kn_span *s, size_t field, const char *f,
-                       const char *end, kn_err *err)
+static sf_rc bad_field(const kn_loc *at, size_t field, const char *f, const char *end, kn_err *err)
 {
+    while (f < end && is_blank(*f))
+        f++;
     const char *e = f;
     while (e < end && *e != ',')
         e++;
     while (e > f && is_blank(e[-1]))
         e--;
     if (e == f)
-        return kn__data_fail(r, err, s->where, SF_EINVAL, "field %zu is empty", field);
+        return kn_loc_fail(at, err, SF_EINVAL, "field %zu is empty", field);
     int n = e - f > 40 ? 40 : (int)(e - f);
-    return kn__data_fail(r, err, s->where, SF_EINVAL, "field %zu is not a number: '%.*s%s'", field,
-                         n, f, e - f > 40 ? "..." : "");
+    return kn_loc_fail(at, err, SF_EINVAL, "field %zu is not a number: '%.*s%s'", field, n, f,
+                       e - f > 40 ? "..." : "");
 }
 
-static sf_rc csv_decode(kn_reader *r, const kn_span *s, float *dst, size_t cap, size_t *n,
-                        float *label, kn_err *err)
+/* The number at [p, end) after blanks, and the blanks after it: NULL when
+ * there is none, else where it stops (a comma or end when the field is
+ * good). */
+static const char *field_number(const char *p, const char *end, float *v)
 {
-    const char *p = (const char *)s->p, *end = p + s->len;
+    while (p < end && is_blank(*p))
+        p++;
+    p = kn_float_parse(p, end, v);
+    while (p && p < end && is_blank(*p))
+        p++;
+    return p;
+}
+
+sf_rc kn__csv_parse(const uint8_t *rec, size_t len, const kn_loc *at, bool labelled, float *dst,
+                    size_t cap, size_t *n, float *label, kn_err *err)
+{
+    const char *p = (const char *)rec, *end = p + len;
     size_t field = 0, count = 0;
-    bool want_label = r->labelled;
+    bool want_label = labelled;
     for (;;) {
         field++;
-        while (p < end && is_blank(*p))
-            p++;
         const char *f = p;
         float v;
-        p = kn_float_parse(f, end, &v);
-        if (!p)
-            return bad_field(r, s, field, f, end, err);
-        while (p < end && is_blank(*p))
-            p++;
-        if (p < end && *p != ',')
-            return bad_field(r, s, field, f, end, err);
+        p = field_number(f, end, &v);
+        if (!p || (p < end && *p != ','))
+            return bad_field(at, field, f, end, err);
         if (want_label) {
             want_label = false;
             if (label)
@@ -63,6 +73,40 @@ static sf_rc csv_decode(kn_reader *r, const kn_span *s, float *dst, size_t cap, 
     }
     *n = count;
     return SF_OK;
+}
+
+sf_rc kn_csv_field_parse(const kn_text *f, size_t field, const kn_loc *at, float *out, kn_err *err)
+{
+    const char *end = f->p + f->len, *p = field_number(f->p, end, out);
+    return p == end ? SF_OK : bad_field(at, field, f->p, end, err);
+}
+
+size_t kn_csv_split(const char *p, size_t len, kn_text *fields, size_t cap)
+{
+    const char *end = p + len;
+    size_t k = 0;
+    for (;;) {
+        const char *f = p;
+        bool quoted = false;
+        while (p < end && (quoted || *p != ',')) {
+            if (*p == '"')
+                quoted = !quoted;
+            p++;
+        }
+        if (k < cap)
+            fields[k] = (kn_text){f, (size_t)(p - f)};
+        k++;
+        if (p == end)
+            return k;
+        p++; /* the comma */
+    }
+}
+
+static sf_rc csv_decode(kn_reader *r, const kn_span *s, float *dst, size_t cap, size_t *n,
+                        float *label, kn_err *err)
+{
+    kn_loc at = kn__reader_loc(r, s->where);
+    return kn__csv_parse(s->p, s->len, &at, r->labelled, dst, cap, n, label, err);
 }
 
 static sf_rc csv_frame(kn_reader *r, kn_span *s, bool *got, kn_err *err)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "kernels/kn_algo.h"
+#include "kernels/kn_buf.h"
 
 typedef enum {
     KN_CT_CSV,       /* text/csv: one record per line, no header */
@@ -62,12 +63,87 @@ uint64_t kn_reader_records(const kn_reader *r);
 /* A kn_source over the reader (borrowed: it must outlive the source). */
 kn_source kn_reader_source(kn_reader *r);
 
+/* ---- records, one at a time ---------------------------------------------
+ *
+ * For a caller that handles records itself (batch transform packs them
+ * into mini-batches, joins them to their predictions): the readers' own
+ * framing and parsing, a record at a time. */
+
+/* Where a record is, for errors: "<name> <unit> <at>", unit "line",
+ * "byte" or "instance". Borrowed strings. */
+typedef struct kn_loc {
+    const char *name;
+    const char *unit;
+    uint64_t at;
+} kn_loc;
+
+/* Formats "ClientError: <name> <unit> <at>: <detail>" into err (when not
+ * NULL) and returns rc: how every data error names its record. */
+sf_rc kn_loc_fail(const kn_loc *at, kn_err *err, sf_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* SageMaker's SplitType: how an input is cut into records. */
+typedef enum {
+    KN_SPLIT_NONE,     /* the whole input is one record */
+    KN_SPLIT_LINE,     /* a line each, as the CSV and JSON Lines readers frame them */
+    KN_SPLIT_RECORDIO, /* a RecordIO record each (multi-part ones joined): its payload */
+} kn_split;
+
+/* One framed record: its bytes (a line without its ending, a RecordIO
+ * payload, the whole input) and where it starts (line, or byte offset for
+ * RecordIO). p points into the reader's buffer: valid until the next call
+ * on the reader. */
+typedef struct kn_record {
+    const uint8_t *p;
+    size_t len;
+    uint64_t where;
+} kn_record;
+
+/* A reader that only frames, cutting path into records by split; its
+ * records come from kn_reader_record (kn_reader_next refuses). Blank lines
+ * are skipped but counted, as the CSV reader skips them. Limits as for any
+ * reader (kn_reader_set_limits); a record over the limit is SF_ELIMIT,
+ * naming where it starts. */
+sf_rc kn_reader_open_split(const char *path, kn_split split, kn_reader **out, kn_err *err);
+/* Frames the next record into *rec; *got false at the end. */
+sf_rc kn_reader_record(kn_reader *r, kn_record *rec, bool *got, kn_err *err);
+/* Bytes of the input consumed so far (for progress). */
+uint64_t kn_reader_offset(const kn_reader *r);
+
+/* Parses one record's bytes, as framed for ct (a CSV line, a JSON Lines
+ * line or one JSON instance's text, a RecordIO payload), as the readers
+ * do: into dst (room for cap floats; a wider record writes the first cap)
+ * with *n its feature count, and, when labelled, its label into *label
+ * (may be NULL to drop it). Errors are ClientErrors naming at. */
+sf_rc kn_record_parse(kn_content_type ct, const uint8_t *p, size_t len, const kn_loc *at,
+                      bool labelled, float *dst, size_t cap, size_t *n, float *label, kn_err *err);
+
+/* One CSV field as written, quotes and blanks kept. */
+typedef struct kn_text {
+    const char *p;
+    size_t len;
+} kn_text;
+
+/* Cuts a CSV record into fields at the commas outside double quotes (an
+ * id column "x,y" stays one field). Writes the first cap fields; returns
+ * how many there are. */
+size_t kn_csv_split(const char *p, size_t len, kn_text *fields, size_t cap);
+/* Parses a field as the CSV reader does (blanks around it allowed,
+ * nothing else): field is its 1-based number, for the error. */
+sf_rc kn_csv_field_parse(const kn_text *f, size_t field, const kn_loc *at, float *out, kn_err *err);
+
+/* ---- writing -------------------------------------------------------------- */
+
 /* Appends rows predictions (rows × resp->width floats) to out in accept's
  * shape: JSON a whole {"predictions": [...]} document, JSON Lines and CSV
  * one line per record, RecordIO one Record per record with the fields in
  * its label map. */
 sf_rc kn_write_predictions(kn_content_type accept, const kn_response *resp, const float *out,
                            size_t rows, FILE *to, kn_err *err);
+/* The same bytes appended to b. SF_ELIMIT (with a message) when they
+ * would pass b->max. */
+sf_rc kn_put_predictions(kn_buf *b, kn_content_type accept, const kn_response *resp,
+                         const float *out, size_t rows, kn_err *err);
 
 /* Appends X's rows as training records in ct's shape, as SageMaker's SDK
  * writes them: CSV the label (when labels is not NULL) then the features;

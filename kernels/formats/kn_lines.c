@@ -54,3 +54,5 @@ sf_rc kn__lines_frame(kn_reader *r, kn_span *s, bool *got, kn_err *err)
         return SF_OK;
     }
 }
+
+const kn_format_ops kn__lines_ops = {.frame = kn__lines_frame, .where = "line"};

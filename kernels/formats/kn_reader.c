@@ -28,11 +28,10 @@ static const kn_format_ops *ops_for(kn_content_type ct)
     return NULL;
 }
 
-static sf_rc reader_new(const char *name, kn_content_type ct, bool labelled, size_t feature_dim,
-                        kn_reader **out, kn_err *err)
+static sf_rc reader_new(const char *name, const kn_format_ops *ops, kn_content_type ct,
+                        bool labelled, size_t feature_dim, kn_reader **out, kn_err *err)
 {
     *out = NULL;
-    const kn_format_ops *ops = ops_for(ct);
     if (!ops)
         return kn_fail(err, SF_EINVAL, "ClientError: %s: unknown content type %d", name, (int)ct);
     if (feature_dim > KN_FEATURE_DIM_MAX)
@@ -52,12 +51,37 @@ static sf_rc reader_new(const char *name, kn_content_type ct, bool labelled, siz
     return SF_OK;
 }
 
+static sf_rc open_file(const char *path, kn_reader **out, kn_err *err);
+
 sf_rc kn_reader_open_file(const char *path, kn_content_type ct, bool labelled, size_t feature_dim,
                           kn_reader **out, kn_err *err)
 {
-    sf_rc rc = reader_new(path, ct, labelled, feature_dim, out, err);
+    sf_rc rc = reader_new(path, ops_for(ct), ct, labelled, feature_dim, out, err);
+    return rc == SF_OK ? open_file(path, out, err) : rc;
+}
+
+sf_rc kn_reader_open_split(const char *path, kn_split split, kn_reader **out, kn_err *err)
+{
+    const kn_format_ops *ops = split == KN_SPLIT_LINE       ? &kn__lines_ops
+                               : split == KN_SPLIT_RECORDIO ? &kn__recordio_ops
+                                                            : &kn__whole_ops;
+    /* ct is only what the reader says it frames; nothing decodes. */
+    kn_content_type ct = split == KN_SPLIT_RECORDIO ? KN_CT_RECORDIO : KN_CT_CSV;
+    sf_rc rc = reader_new(path, ops, ct, false, 0, out, err);
+    if (rc == SF_OK && split != KN_SPLIT_NONE && split != KN_SPLIT_LINE &&
+        split != KN_SPLIT_RECORDIO) {
+        kn_reader_close(out);
+        return kn_fail(err, SF_EINVAL, "ClientError: %s: unknown split type %d", path, (int)split);
+    }
     if (rc != SF_OK)
         return rc;
+    (*out)->frame_only = true;
+    return open_file(path, out, err);
+}
+
+/* Opens the file of a new reader *out (closing it on failure). */
+static sf_rc open_file(const char *path, kn_reader **out, kn_err *err)
+{
     kn_reader *r = *out;
     r->f = fopen(path, "rb");
     if (!r->f) {
@@ -78,7 +102,8 @@ sf_rc kn_reader_open_file(const char *path, kn_content_type ct, bool labelled, s
 sf_rc kn_reader_open_mem(const void *data, size_t len, const char *name, kn_content_type ct,
                          bool labelled, size_t feature_dim, kn_reader **out, kn_err *err)
 {
-    sf_rc rc = reader_new(name ? name : "(memory)", ct, labelled, feature_dim, out, err);
+    sf_rc rc =
+        reader_new(name ? name : "(memory)", ops_for(ct), ct, labelled, feature_dim, out, err);
     if (rc != SF_OK)
         return rc;
     kn_reader *r = *out;
@@ -165,18 +190,43 @@ sf_rc kn__reader_more(kn_reader *r, size_t *added, kn_err *err)
     return SF_OK;
 }
 
-sf_rc kn__data_fail(const kn_reader *r, kn_err *err, uint64_t where, sf_rc rc, const char *fmt, ...)
+uint64_t kn_reader_offset(const kn_reader *r)
+{
+    return r->base + r->pos;
+}
+
+kn_loc kn__reader_loc(const kn_reader *r, uint64_t where)
+{
+    return (kn_loc){.name = r->name, .unit = r->ops->where, .at = where};
+}
+
+static sf_rc loc_vfail(const kn_loc *at, kn_err *err, sf_rc rc, const char *fmt, va_list ap)
 {
     if (!err)
         return rc;
-    int n = snprintf(err->msg, sizeof err->msg, "ClientError: %s %s %llu: ", r->name, r->ops->where,
-                     (unsigned long long)where);
-    if (n > 0 && (size_t)n < sizeof err->msg) {
-        va_list ap;
-        va_start(ap, fmt);
+    int n = snprintf(err->msg, sizeof err->msg, "ClientError: %s %s %llu: ", at->name, at->unit,
+                     (unsigned long long)at->at);
+    if (n > 0 && (size_t)n < sizeof err->msg)
         vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    return rc;
+}
+
+sf_rc kn_loc_fail(const kn_loc *at, kn_err *err, sf_rc rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    loc_vfail(at, err, rc, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+sf_rc kn__data_fail(const kn_reader *r, kn_err *err, uint64_t where, sf_rc rc, const char *fmt, ...)
+{
+    kn_loc at = kn__reader_loc(r, where);
+    va_list ap;
+    va_start(ap, fmt);
+    loc_vfail(&at, err, rc, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
@@ -215,11 +265,50 @@ static sf_rc decode_scratch(kn_reader *r, const kn_span *s, size_t *n, float *la
     }
 }
 
+sf_rc kn_reader_record(kn_reader *r, kn_record *rec, bool *got, kn_err *err)
+{
+    kn_span s;
+    sf_rc rc = frame(r, &s, got, err);
+    if (rc == SF_OK && *got) {
+        *rec = (kn_record){.p = s.p, .len = s.len, .where = s.where};
+        r->records++;
+    }
+    return rc;
+}
+
+/* The whole input as one record (SplitType None), read up to the limit. */
+static sf_rc whole_frame(kn_reader *r, kn_span *s, bool *got, kn_err *err)
+{
+    *got = false;
+    if (r->eof && r->pos == r->end)
+        return SF_OK;
+    for (size_t added = 1; added > 0;) {
+        sf_rc rc = kn__reader_more(r, &added, err);
+        if (rc == SF_ELIMIT)
+            return kn_fail(err, rc, "ClientError: %s is larger than %zu bytes", r->name, r->limit);
+        if (rc != SF_OK)
+            return rc;
+    }
+    *s = (kn_span){.p = r->buf + r->pos, .len = r->end - r->pos, .where = 1};
+    *got = s->len > 0;
+    r->pos = r->end;
+    return SF_OK;
+}
+
+const kn_format_ops kn__whole_ops = {.frame = whole_frame, .where = "line"};
+
+static sf_rc frame_only(const kn_reader *r, kn_err *err)
+{
+    return kn_fail(err, SF_EINVAL, "%s: a reader opened to split records has no rows", r->name);
+}
+
 sf_rc kn_reader_feature_dim(kn_reader *r, size_t *dim, kn_err *err)
 {
     *dim = r->dim;
     if (r->dim)
         return SF_OK;
+    if (r->frame_only)
+        return frame_only(r, err);
     /* The first record stays pending, even when it is bad: next() then
      * reads it (or reports it) again, and nothing is skipped. */
     if (!r->has_pending) {
@@ -245,6 +334,8 @@ sf_rc kn_reader_feature_dim(kn_reader *r, size_t *dim, kn_err *err)
 sf_rc kn_reader_next(kn_reader *r, kn_matrix *X, float *labels, size_t max, kn_err *err)
 {
     X->rows = 0;
+    if (r->frame_only)
+        return frame_only(r, err);
     if (labels && !r->labelled)
         return kn_fail(err, SF_EINVAL, "%s: labels asked of a reader opened without them", r->name);
     size_t dim;
@@ -314,4 +405,21 @@ kn_source kn_reader_source(kn_reader *r)
      * from the source's first next(), the bad record being kept pending. */
     (void)kn_reader_feature_dim(r, &dim, NULL);
     return (kn_source){.ctx = r, .next = source_next, .rewind = source_rewind, .feature_dim = dim};
+}
+
+sf_rc kn_record_parse(kn_content_type ct, const uint8_t *p, size_t len, const kn_loc *at,
+                      bool labelled, float *dst, size_t cap, size_t *n, float *label, kn_err *err)
+{
+    float discard;
+    float *l = labelled ? (label ? label : &discard) : NULL;
+    switch (ct) {
+    case KN_CT_CSV:
+        return kn__csv_parse(p, len, at, labelled, dst, cap, n, l, err);
+    case KN_CT_JSON: /* one instance's text, as a JSON Lines line */
+    case KN_CT_JSONLINES:
+        return kn__jsonlines_parse(p, len, at, dst, cap, n, l, err);
+    case KN_CT_RECORDIO:
+        return kn__recordio_parse(p, len, at, dst, cap, n, l, err);
+    }
+    return kn_fail(err, SF_EINVAL, "ClientError: %s: unknown content type %d", at->name, (int)ct);
 }

@@ -27,10 +27,10 @@ typedef struct kn_span {
 typedef struct kn_format_ops {
     /* Frames the next record into *s; *got false at the end. */
     sf_rc (*frame)(kn_reader *r, kn_span *s, bool *got, kn_err *err);
-    /* Decodes s into dst (room for cap floats; a record with more features
-     * writes the first cap of them) and sets *n to its feature count; with
-     * label not NULL, also its label (an error when it has none). Pure:
-     * decoding the same span twice gives the same result. */
+    /* Decodes s into dst (NULL for a reader that only frames) (room for cap floats; a record with
+     * more features writes the first cap of them) and sets *n to its feature count; with label not
+     * NULL, also its label (an error when it has none). Pure: decoding the same span twice gives
+     * the same result. */
     sf_rc (*decode)(kn_reader *r, const kn_span *s, float *dst, size_t cap, size_t *n, float *label,
                     kn_err *err);
     const char *where; /* "line", "byte" or "instance": how errors place a record */
@@ -51,6 +51,7 @@ struct kn_reader {
     bool eof;          /* nothing more beyond end */
     uint64_t base;     /* byte offset of buf[0] in the input */
     bool started;      /* a record has been framed: limits are fixed */
+    bool frame_only;   /* opened by kn_reader_open_split: records, no rows */
 
     uint64_t line;    /* lines consumed (line formats) */
     uint64_t records; /* records returned */
@@ -69,6 +70,8 @@ struct kn_reader {
 };
 
 extern const kn_format_ops kn__csv_ops, kn__jsonlines_ops, kn__json_ops, kn__recordio_ops;
+/* Framing only, for kn_reader_open_split: a line each, the whole input. */
+extern const kn_format_ops kn__lines_ops, kn__whole_ops;
 
 /* Makes more bytes available after end: compacts the window and reads,
  * growing the buffer up to the limit when the unread part fills it.
@@ -77,18 +80,22 @@ extern const kn_format_ops kn__csv_ops, kn__jsonlines_ops, kn__json_ops, kn__rec
  * message on a read error. */
 sf_rc kn__reader_more(kn_reader *r, size_t *added, kn_err *err);
 
-/* Formats "ClientError: <name> <line|byte|instance> <where>: <detail>". */
+/* kn_loc_fail for the record of r at where. */
 sf_rc kn__data_fail(const kn_reader *r, kn_err *err, uint64_t where, sf_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Where the record of r at where is. */
+kn_loc kn__reader_loc(const kn_reader *r, uint64_t where);
 
 /* Frames the next non-blank line (without its "\n" or "\r\n"); shared by
  * CSV and JSON Lines. */
 sf_rc kn__lines_frame(kn_reader *r, kn_span *s, bool *got, kn_err *err);
 
-/* Decodes a JSON instance ({"features": [...]}, {"data": {"features":
- * {...}}}, sparse {"keys","shape","values"}, or a bare array) as the
- * decode op does; shared by JSON and JSON Lines. */
-sf_rc kn__json_instance_decode(const kn_reader *r, uint64_t where, json_t *inst, float *dst,
-                               size_t cap, size_t *n, float *label, kn_err *err);
+/* What kn_record_parse runs for each format: the decode ops' bodies. */
+sf_rc kn__csv_parse(const uint8_t *p, size_t len, const kn_loc *at, bool labelled, float *dst,
+                    size_t cap, size_t *n, float *label, kn_err *err);
+sf_rc kn__jsonlines_parse(const uint8_t *p, size_t len, const kn_loc *at, float *dst, size_t cap,
+                          size_t *n, float *label, kn_err *err);
+sf_rc kn__recordio_parse(const uint8_t *p, size_t len, const kn_loc *at, float *dst, size_t cap,
+                         size_t *n, float *label, kn_err *err);
 
 #endif

@@ -135,31 +135,43 @@ static sf_rc recordio_frame(kn_reader *r, kn_span *s, bool *got, kn_err *err)
     }
 }
 
+sf_rc kn__recordio_parse(const uint8_t *p, size_t len, const kn_loc *at, float *dst, size_t cap,
+                         size_t *n, float *label, kn_err *err)
+{
+    char why[256];
+    size_t byte = 0;
+    sf_rc rc = kn_record_decode(p, len, dst, cap, n, label, why, sizeof why, &byte);
+    if (rc != SF_OK)
+        return kn_loc_fail(at, err, rc, "bad Record (its byte %zu): %s", byte, why);
+    return SF_OK;
+}
+
 static sf_rc recordio_decode(kn_reader *r, const kn_span *s, float *dst, size_t cap, size_t *n,
                              float *label, kn_err *err)
 {
-    char why[256];
-    size_t at = 0;
-    sf_rc rc = kn_record_decode(s->p, s->len, dst, cap, n, label, why, sizeof why, &at);
-    if (rc != SF_OK)
-        return kn__data_fail(r, err, s->where, rc, "bad Record (its byte %zu): %s", at, why);
-    return SF_OK;
+    kn_loc at = kn__reader_loc(r, s->where);
+    return kn__recordio_parse(s->p, s->len, &at, dst, cap, n, label, err);
 }
 
 const kn_format_ops kn__recordio_ops = {
     .frame = recordio_frame, .decode = recordio_decode, .where = "byte"};
+
+size_t kn_recordio_header(uint8_t h[8], size_t len)
+{
+    uint32_t words[2] = {KN_RECORDIO_MAGIC, (uint32_t)len};
+    for (int w = 0; w < 2; w++)
+        for (int k = 0; k < 4; k++)
+            h[4 * w + k] = (uint8_t)(words[w] >> (8 * k));
+    return (4 - len % 4) % 4;
+}
 
 sf_rc kn_recordio_write(FILE *to, const uint8_t *data, size_t len, kn_err *err)
 {
     if (len > KN_RECORDIO_LEN_MAX)
         return kn_fail(err, SF_ELIMIT, "a record of %zu bytes is too long for RecordIO", len);
     uint8_t h[8];
-    uint32_t words[2] = {KN_RECORDIO_MAGIC, (uint32_t)len};
-    for (int w = 0; w < 2; w++)
-        for (int k = 0; k < 4; k++)
-            h[4 * w + k] = (uint8_t)(words[w] >> (8 * k));
     static const uint8_t zeros[4] = {0};
-    size_t pad = (4 - len % 4) % 4;
+    size_t pad = kn_recordio_header(h, len);
     if (fwrite(h, 1, 8, to) != 8 || fwrite(data, 1, len, to) != len ||
         fwrite(zeros, 1, pad, to) != pad)
         return kn_fail(err, SF_EIO, "cannot write a RecordIO record");

@@ -16,6 +16,10 @@
 #define KN_RECORDIO_MAGIC 0xced7230aU
 #define KN_RECORDIO_LEN_MAX ((UINT32_C(1) << 29) - 1)
 
+/* Fills h with the header of a whole record of len bytes (len <=
+ * KN_RECORDIO_LEN_MAX); returns the zero padding that follows the data. */
+size_t kn_recordio_header(uint8_t h[8], size_t len);
+
 /* Writes data as one whole record (cflag 0), never split, as SageMaker's
  * SDK writes. */
 sf_rc kn_recordio_write(FILE *to, const uint8_t *data, size_t len, kn_err *err);

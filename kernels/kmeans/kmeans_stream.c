@@ -16,28 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fills X with up to cap rows, calling next until full or at the end
- * (a source may hand back fewer rows than asked for before its end). */
-static sf_rc fill(kn_source *src, kn_matrix *X, size_t cap, kn_err *err)
-{
-    size_t got = 0;
-    while (got < cap) {
-        kn_matrix part = {0, X->cols, X->data + got * X->cols};
-        sf_rc rc = src->next(src->ctx, &part, NULL, cap - got, err);
-        if (rc != SF_OK)
-            return rc;
-        if (part.rows == 0)
-            break;
-        if (part.cols != X->cols)
-            return kn_fail(err, SF_EINVAL,
-                           "ClientError: records have %zu features, feature_dim is %zu", part.cols,
-                           X->cols);
-        got += part.rows;
-    }
-    X->rows = got;
-    return SF_OK;
-}
-
 static sf_rc cancelled(const kn_progress *p, kn_err *err)
 {
     return kn_fail(err, SF_ESTATE, "AlgorithmError: training was stopped");
@@ -131,7 +109,7 @@ sf_rc kn_kmeans_stream(kn_source *src, const kn_kmeans_stream_opts *o, kn_matrix
             }
             /* The first batch is as large as K when mini_batch is smaller,
              * so that step 1 has K rows to choose from. */
-            if ((rc = fill(src, &b.X, C.data ? o->mini_batch : cap, err)) != SF_OK)
+            if ((rc = kn_source_fill(src, &b.X, C.data ? o->mini_batch : cap, err)) != SF_OK)
                 goto fail;
             if (b.X.rows == 0)
                 break;
@@ -209,7 +187,7 @@ sf_rc kn_kmeans_pass(kn_source *src, size_t mini_batch, kn_kmeans_assign_fn assi
             rc = cancelled(progress, err);
             goto out;
         }
-        if ((rc = fill(src, &b.X, mini_batch, err)) != SF_OK)
+        if ((rc = kn_source_fill(src, &b.X, mini_batch, err)) != SF_OK)
             goto out;
         if (b.X.rows == 0)
             break;

@@ -81,9 +81,9 @@ static const kn_hp_spec hyper[] = {
      .has_max = true,
      .max = 1},
     /* "10,20": epochs after which the rate is multiplied by the factor */
-    {.name = "lr_scheduler_step", .type = KN_HP_JSON},
+    {.name = "lr_scheduler_step", .type = KN_HP_STRING},
     /* "channels,height,width": their product is the row width */
-    {.name = "image_shape", .type = KN_HP_JSON},
+    {.name = "image_shape", .type = KN_HP_STRING},
     {.name = "early_stopping", .type = KN_HP_BOOL, .dflt = "false"},
     {INT_MIN_("early_stopping_min_epochs", 1), .dflt = "10"},
     {INT_MIN_("early_stopping_patience", 1), .dflt = "5"},
@@ -100,7 +100,7 @@ static const kn_hp_spec hyper[] = {
     {INT_MIN_("multi_label", 0), .dflt = "0", .has_max = true, .max = 0},
     {.name = "precision_dtype", .type = KN_HP_CHOICE, .dflt = "float32", .choices = "float32"},
     /* statefleet's own */
-    {.name = "hidden_layers", .type = KN_HP_JSON, .dflt = "[256,128]"},
+    {.name = "hidden_layers", .type = KN_HP_STRING, .dflt = "[256,128]"},
     {INT_MIN_("seed", 0), .dflt = "0", .has_max = true, .max = 4294967295.0},
 };
 
@@ -596,7 +596,7 @@ static sf_rc ic_predict(const kn_model *m, const kn_matrix *X, float *out, kn_er
 static sf_rc ic_save(const kn_model *m, kn_model_writer *w, kn_err *err)
 {
     const kn_mlp *net = m->state;
-    char arch[KN_MLP_MAX_LAYERS * 8 + 16], name[32];
+    char arch[KN_MLP_MAX_LAYERS * 8 + 16], name[48];
     size_t len = 0;
     for (size_t l = 0; l <= net->nlayers; l++)
         len +=
@@ -638,7 +638,7 @@ static sf_rc ic_load(kn_model_reader *rd, kn_model *m, kn_err *err)
         return kn_fail(err, SF_ENOMEM, "AlgorithmError: out of memory loading a %s network", arch);
     const float *data;
     size_t got;
-    char name[32];
+    char name[48]; /* "dense.<size_t>.weight" fits whatever the index */
     rc = kn_mr_floats(rd, "input_scale", 1, &data, &got, err);
     if (rc == SF_OK)
         net->input_scale = data[0];

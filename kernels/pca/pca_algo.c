@@ -62,27 +62,6 @@ static size_t block_rows(size_t mini_batch)
     return mini_batch > MIN_BLOCK ? mini_batch : MIN_BLOCK;
 }
 
-/* Fills X with up to cap rows (a source may return fewer before its end). */
-static sf_rc fill(kn_source *src, kn_matrix *X, size_t cap, kn_err *err)
-{
-    size_t got = 0;
-    while (got < cap) {
-        kn_matrix part = {0, X->cols, X->data + got * X->cols};
-        sf_rc rc = src->next(src->ctx, &part, NULL, cap - got, err);
-        if (rc != SF_OK)
-            return rc;
-        if (part.rows == 0)
-            break;
-        if (part.cols != X->cols)
-            return kn_fail(err, SF_EINVAL,
-                           "ClientError: records have %zu features, feature_dim is %zu", part.cols,
-                           X->cols);
-        got += part.rows;
-    }
-    X->rows = got;
-    return SF_OK;
-}
-
 /* What one pass over the data gathers. */
 typedef struct pass {
     kn_source *src;
@@ -110,7 +89,7 @@ static sf_rc run_pass(pass *p, kn_pca_cov_fn cov, kn_pca_sketch_fn sketch, const
     for (;;) {
         if (kn_cancelled(p->progress))
             return kn_fail(err, SF_ESTATE, "AlgorithmError: training was stopped");
-        if ((rc = fill(p->src, &p->X, p->cap, err)) != SF_OK)
+        if ((rc = kn_source_fill(p->src, &p->X, p->cap, err)) != SF_OK)
             return rc;
         if (p->X.rows == 0)
             break;

@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/transform/kn_transform_int.h"
+#include "kernels/kn_types.h"
 
 static sf_rc bad(const char *field, const char *text, const char *why, kn_err *err)
 {
-    return kn_tf_fail(err, SF_EINVAL,
-                      "ClientError: DataProcessing.%s \"%s\" is not a JSONPath we support (%s); "
-                      "use \"$\", \"$.key\", \"$['a','b']\" or \"$[0,2:]\"",
-                      field, text, why);
+    return kn_fail(err, SF_EINVAL,
+                   "ClientError: DataProcessing.%s \"%s\" is not a JSONPath we support (%s); "
+                   "use \"$\", \"$.key\", \"$['a','b']\" or \"$[0,2:]\"",
+                   field, text, why);
 }
 
 /* A quoted key 'name' or "name" at *pp; advances past it. */

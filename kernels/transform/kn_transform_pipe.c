@@ -31,13 +31,11 @@
 
 enum { SLOT_FREE, SLOT_FILLED, SLOT_TAKEN, SLOT_DONE };
 
-#define READ_SLACK 65536 /* staging beyond the payload, so reads stay large */
 #define REPORT_NS 250000000LL
 
 typedef struct pipe_state {
     const kn_transform_job *j;
     const char *file;
-    int fd;
     uint64_t file_size;
 
     pthread_mutex_t mu;
@@ -49,7 +47,7 @@ typedef struct pipe_state {
     bool eof, stop;
     sf_rc reader_rc;
     kn_err reader_err;
-    uint64_t bytes_read;
+    uint64_t bytes_read; /* by the reader thread; atomic */
 } pipe_state;
 
 static double now_s(void)
@@ -63,11 +61,6 @@ static double now_s(void)
 
 typedef struct reader {
     pipe_state *ps;
-    char *stage;
-    size_t cap, pos, have; /* stage[pos, have) is unread */
-    uint64_t stage_at;     /* file offset of stage[0] */
-    uint64_t line;         /* lines consumed so far */
-    bool eof;
     kn_tf_batch *cur; /* the slot being filled, NULL when none */
 } reader;
 
@@ -98,31 +91,6 @@ static void slot_publish(pipe_state *ps)
     pthread_mutex_unlock(&ps->mu);
 }
 
-static sf_rc read_more(reader *r, kn_err *err)
-{
-    if (r->pos > 0) {
-        memmove(r->stage, r->stage + r->pos, r->have - r->pos);
-        r->stage_at += r->pos;
-        r->have -= r->pos;
-        r->pos = 0;
-    }
-    while (r->have < r->cap && !r->eof) {
-        ssize_t n = read(r->ps->fd, r->stage + r->have, r->cap - r->have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kn_tf_fail(err, SF_EIO, "ClientError: %s: cannot read: %s", r->ps->file,
-                              strerror(errno));
-        if (n == 0)
-            r->eof = true;
-        r->have += (size_t)n;
-        r->ps->bytes_read += (uint64_t)n;
-        if (n > 0)
-            break; /* one read at a time keeps the pipeline fed early */
-    }
-    return SF_OK;
-}
-
 static bool batch_full(const kn_transform_job *j, const kn_tf_batch *b, size_t next_len)
 {
     if (!b || b->nrecs == 0 || j->split == KN_SPLIT_NONE)
@@ -132,10 +100,10 @@ static bool batch_full(const kn_transform_job *j, const kn_tf_batch *b, size_t n
 
 /* Appends a record to the current batch, publishing the batch first when
  * the record does not fit. */
-static sf_rc add_record(reader *r, const char *p, size_t n, uint64_t where, kn_err *err)
+static sf_rc add_record(reader *r, const kn_record *rec, kn_err *err)
 {
     pipe_state *ps = r->ps;
-    if (batch_full(ps->j, r->cur, n)) {
+    if (batch_full(ps->j, r->cur, rec->len)) {
         slot_publish(ps);
         r->cur = NULL;
     }
@@ -146,110 +114,62 @@ static sf_rc add_record(reader *r, const char *p, size_t n, uint64_t where, kn_e
         size_t cap = b->recs_cap ? b->recs_cap * 2 : 1024;
         kn_tf_rec *recs = realloc(b->recs, cap * sizeof *recs);
         if (!recs)
-            return kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
+            return kn_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
         b->recs = recs;
         b->recs_cap = cap;
     }
-    if (kn_tf_buf_add(&b->in, p, n) != SF_OK || kn_tf_buf_add(&b->in, "\n", 1) != SF_OK)
-        return kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
-    b->recs[b->nrecs++] = (kn_tf_rec){.off = b->in.len - n - 1, .len = n, .where = where};
+    /* A newline after each record keeps a batch of lines readable. */
+    size_t off = b->in.len;
+    if (kn_buf_add(&b->in, rec->p, rec->len) != SF_OK || kn_buf_add(&b->in, "\n", 1) != SF_OK)
+        return kn_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
+    b->recs[b->nrecs++] = (kn_tf_rec){.off = off, .len = rec->len, .where = rec->where};
     return SF_OK;
 }
 
-static sf_rc too_big(reader *r, const char *unit, uint64_t where, kn_err *err)
+static sf_rc too_big(const pipe_state *ps, const kn_record *rec, kn_err *err)
 {
-    return kn_tf_fail(err, SF_ELIMIT,
-                      "ClientError: %s %s %llu: the record is larger than MaxPayloadInMB (%zu MB); "
-                      "raise MaxPayloadInMB or split the record",
-                      r->ps->file, unit, (unsigned long long)where, r->ps->j->payload >> 20);
+    kn_tf_rec r = {.where = rec->where};
+    kn_loc at = kn_tf_loc(ps->j, ps->file, &r);
+    return kn_loc_fail(&at, err, SF_ELIMIT,
+                       "the record is larger than MaxPayloadInMB (%zu MB); raise MaxPayloadInMB "
+                       "or split the record",
+                       ps->j->payload >> 20);
 }
 
-/* SplitType Line (and None for CSV and JSON Lines): one record a line;
- * "\r\n" endings accepted, blank lines skipped but counted. */
-static sf_rc split_lines(reader *r, kn_err *err)
+/* Cuts the file into records (the formats layer frames them) and packs
+ * them into mini-batches. */
+static sf_rc split_file(reader *r, kn_err *err)
 {
-    for (;;) {
-        char *p = r->stage + r->pos, *end = r->stage + r->have;
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl && !r->eof) {
-            if (r->pos == 0 && r->have == r->cap)
-                return too_big(r, "line", r->line + 1, err);
-            sf_rc rc = read_more(r, err);
-            if (rc != SF_OK)
-                return rc;
-            continue;
+    pipe_state *ps = r->ps;
+    const kn_transform_job *j = ps->j;
+    kn_reader *rd = NULL;
+    sf_rc rc = kn_reader_open_split(ps->file, j->framing, &rd, err);
+    /* Room for the largest record a batch takes, with its line ending and
+     * RecordIO's header and padding: a larger one is refused below. */
+    size_t limit = j->payload + 16;
+    if (rc == SF_OK)
+        rc = kn_reader_set_limits(rd, limit < KN_READ_BUFFER ? limit : KN_READ_BUFFER, limit, err);
+    while (rc == SF_OK) {
+        kn_record rec;
+        bool got;
+        rc = kn_reader_record(rd, &rec, &got, err);
+        __atomic_store_n(&ps->bytes_read, kn_reader_offset(rd), __ATOMIC_RELAXED);
+        if (rc == SF_ELIMIT && err) {
+            size_t n = strlen(err->msg);
+            snprintf(err->msg + n, sizeof err->msg - n,
+                     " (MaxPayloadInMB is %zu MB: raise it or split the record)", j->payload >> 20);
         }
-        if (!nl && p == end)
-            return SF_OK;
-        char *rec_end = nl ? nl : end;
-        size_t n = (size_t)(rec_end - p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        r->line++;
-        r->pos = (size_t)(rec_end - r->stage) + (nl ? 1 : 0);
-        if (n > r->ps->j->payload)
-            return too_big(r, "line", r->line, err);
-        if (n == 0)
-            continue;
-        sf_rc rc = add_record(r, p, n, r->line, err);
-        if (rc != SF_OK)
-            return rc;
-        if (kn_cancelled(r->ps->j->opts.progress))
-            return kn_tf_fail(err, SF_ESTATE, "the transform was cancelled");
+        if (rc != SF_OK || !got)
+            break;
+        if (rec.len > j->payload)
+            rc = too_big(ps, &rec, err);
+        else
+            rc = add_record(r, &rec, err);
+        if (rc == SF_OK && kn_cancelled(j->opts.progress))
+            rc = kn_fail(err, SF_ESTATE, "the transform was cancelled");
     }
-}
-
-static sf_rc split_recordio(reader *r, kn_err *err)
-{
-    for (;;) {
-        size_t frame;
-        uint64_t at = r->stage_at + r->pos;
-        sf_rc rc =
-            kn_tf_recordio_frame(r->stage + r->pos, r->have - r->pos, &frame, err, r->ps->file, at);
-        if (rc != SF_OK)
-            return rc;
-        if (frame == 0) {
-            if (r->eof) {
-                if (r->pos == r->have)
-                    return SF_OK;
-                return kn_tf_fail(err, SF_EINVAL,
-                                  "ClientError: %s byte %llu: a truncated "
-                                  "RecordIO record at the end of the file",
-                                  r->ps->file, (unsigned long long)at);
-            }
-            if (r->pos == 0 && r->have == r->cap)
-                return too_big(r, "byte", at, err);
-            if ((rc = read_more(r, err)) != SF_OK)
-                return rc;
-            continue;
-        }
-        if (frame > r->ps->j->payload)
-            return too_big(r, "byte", at, err);
-        rc = add_record(r, r->stage + r->pos, frame, at, err);
-        r->pos += frame;
-        if (rc != SF_OK)
-            return rc;
-        if (kn_cancelled(r->ps->j->opts.progress))
-            return kn_tf_fail(err, SF_ESTATE, "the transform was cancelled");
-    }
-}
-
-/* SplitType None for application/json: the whole file, one record. */
-static sf_rc split_whole(reader *r, kn_err *err)
-{
-    while (!r->eof) {
-        if (r->have == r->cap)
-            return kn_tf_fail(err, SF_ELIMIT,
-                              "ClientError: %s is larger than MaxPayloadInMB (%zu MB); with "
-                              "SplitType None the whole file is one request",
-                              r->ps->file, r->ps->j->payload >> 20);
-        sf_rc rc = read_more(r, err);
-        if (rc != SF_OK)
-            return rc;
-    }
-    if (r->have == 0)
-        return SF_OK;
-    return add_record(r, r->stage, r->have, 1, err);
+    kn_reader_close(&rd);
+    return rc;
 }
 
 static void *reader_main(void *arg)
@@ -262,32 +182,18 @@ static void *reader_main(void *arg)
     /* With SplitType None the file is one request: it must fit the
      * payload, and every record goes into one batch. */
     bool whole = j->split == KN_SPLIT_NONE;
-    if (whole && ps->file_size > j->payload) {
-        rc = kn_tf_fail(&err, SF_ELIMIT,
-                        "ClientError: %s is %llu bytes, larger than MaxPayloadInMB (%zu MB); "
-                        "with SplitType None the whole file is one request (use SplitType Line "
-                        "or RecordIO)",
-                        ps->file, (unsigned long long)ps->file_size, j->payload >> 20);
-        goto out;
-    }
-    r.cap = j->payload + READ_SLACK;
-    r.stage = malloc(r.cap);
-    if (!r.stage) {
-        rc = kn_tf_fail(&err, SF_ENOMEM, "AlgorithmError: out of memory");
-        goto out;
-    }
-    if (whole && j->ct == KN_CT_JSON)
-        rc = split_whole(&r, &err);
-    else if (j->ct == KN_CT_RECORDIO)
-        rc = split_recordio(&r, &err);
+    if (whole && ps->file_size > j->payload)
+        rc = kn_fail(&err, SF_ELIMIT,
+                     "ClientError: %s is %llu bytes, larger than MaxPayloadInMB (%zu MB); "
+                     "with SplitType None the whole file is one request (use SplitType Line "
+                     "or RecordIO)",
+                     ps->file, (unsigned long long)ps->file_size, j->payload >> 20);
     else
-        rc = split_lines(&r, &err);
+        rc = split_file(&r, &err);
     if (rc == SF_OK && r.cur)
         slot_publish(ps);
     else if (rc == SF_OK && whole && ps->filled == 0 && (r.cur = slot_acquire(ps)))
         slot_publish(ps); /* an empty file: one empty request, an empty X.out */
-out:
-    free(r.stage);
     pthread_mutex_lock(&ps->mu);
     ps->eof = true;
     if (rc != SF_OK && rc != SF_ESTATE) {
@@ -346,8 +252,8 @@ static sf_rc write_all(int fd, const char *p, size_t n, const char *path, kn_err
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
-            return kn_tf_fail(err, SF_EIO, "AlgorithmError: cannot write %s: %s", path,
-                              strerror(errno));
+            return kn_fail(err, SF_EIO, "AlgorithmError: cannot write %s: %s", path,
+                           strerror(errno));
         p += w;
         n -= (size_t)w;
     }
@@ -399,11 +305,12 @@ static sf_rc writer_loop(pipe_state *ps, int out_fd, const char *out_path, kn_tr
         double t = now_s();
         if (prog && t - last_report > REPORT_NS * 1e-9) {
             last_report = t;
-            double frac = ps->file_size ? (double)ps->bytes_read / (double)ps->file_size : 1.0;
+            uint64_t read = __atomic_load_n(&ps->bytes_read, __ATOMIC_RELAXED);
+            double frac = ps->file_size ? (double)read / (double)ps->file_size : 1.0;
             kn_report(prog, frac > 1 ? 1 : frac, st->records, 0, NULL, 0);
         }
         if (kn_cancelled(prog)) {
-            rc = kn_tf_fail(err, SF_ESTATE, "the transform was cancelled");
+            rc = kn_fail(err, SF_ESTATE, "the transform was cancelled");
             break;
         }
     }
@@ -432,27 +339,26 @@ sf_rc kn_transform_file(kn_transform_job *j, const char *in_path, const char *ou
     double t0 = now_s();
     int fd = open(in_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return kn_tf_fail(err, SF_ENOTFOUND, "ClientError: cannot open input %s: %s", in_path,
-                          strerror(errno));
+        return kn_fail(err, SF_ENOTFOUND, "ClientError: cannot open input %s: %s", in_path,
+                       strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return kn_tf_fail(err, SF_EINVAL, "ClientError: input %s is not a regular file", in_path);
-    }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    /* Checked here, so that the error names the input before any thread
+     * starts; the reader thread opens it again through the formats layer. */
+    bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    close(fd);
+    if (!regular)
+        return kn_fail(err, SF_EINVAL, "ClientError: input %s is not a regular file", in_path);
     char tmp[4096] = "";
     int out_fd = -1;
     if (out_path) {
         temp_name(out_path, tmp, sizeof tmp);
         out_fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (out_fd < 0) {
-            close(fd);
-            return kn_tf_fail(err, SF_EIO, "AlgorithmError: cannot create %s: %s", tmp,
-                              strerror(errno));
-        }
+        if (out_fd < 0)
+            return kn_fail(err, SF_EIO, "AlgorithmError: cannot create %s: %s", tmp,
+                           strerror(errno));
     }
 
-    pipe_state ps = {.j = j, .file = in_path, .fd = fd, .file_size = (uint64_t)sb.st_size};
+    pipe_state ps = {.j = j, .file = in_path, .file_size = (uint64_t)sb.st_size};
     pthread_mutex_init(&ps.mu, NULL);
     pthread_cond_init(&ps.cv, NULL);
     ps.nslots = j->threads + 3;
@@ -464,7 +370,7 @@ sf_rc kn_transform_file(kn_transform_job *j, const char *in_path, const char *ou
     bool reader_started = false;
     sf_rc rc = SF_OK;
     if (!ps.slots || !ps.state || !workers) {
-        rc = kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
+        rc = kn_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
         goto done;
     }
     for (size_t i = 0; i < ps.nslots; i++) {
@@ -475,7 +381,7 @@ sf_rc kn_transform_file(kn_transform_job *j, const char *in_path, const char *ou
         ps.slots[i].out.max = 16 * j->payload + (16u << 20);
     }
     if (pthread_create(&rd, NULL, reader_main, &ps) != 0) {
-        rc = kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: cannot start the reader thread");
+        rc = kn_fail(err, SF_ENOMEM, "AlgorithmError: cannot start the reader thread");
         goto done;
     }
     reader_started = true;
@@ -483,7 +389,7 @@ sf_rc kn_transform_file(kn_transform_job *j, const char *in_path, const char *ou
         if (pthread_create(&workers[started], NULL, predict_main, &ps) != 0)
             break;
     if (started == 0) {
-        rc = kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: cannot start predict threads");
+        rc = kn_fail(err, SF_ENOMEM, "AlgorithmError: cannot start predict threads");
         pthread_mutex_lock(&ps.mu);
         ps.stop = true;
         pthread_cond_broadcast(&ps.cv);
@@ -497,8 +403,8 @@ done:
     for (unsigned i = 0; i < started; i++)
         pthread_join(workers[i], NULL);
     for (size_t i = 0; ps.slots && i < ps.nslots; i++) {
-        kn_tf_buf_free(&ps.slots[i].in);
-        kn_tf_buf_free(&ps.slots[i].out);
+        kn_buf_free(&ps.slots[i].in);
+        kn_buf_free(&ps.slots[i].out);
         free(ps.slots[i].recs);
     }
     free(ps.slots);
@@ -506,15 +412,13 @@ done:
     free(workers);
     pthread_mutex_destroy(&ps.mu);
     pthread_cond_destroy(&ps.cv);
-    close(fd);
     st->bytes_in += ps.bytes_read;
     if (out_fd >= 0) {
         if (close(out_fd) != 0 && rc == SF_OK)
-            rc = kn_tf_fail(err, SF_EIO, "AlgorithmError: cannot write %s: %s", tmp,
-                            strerror(errno));
+            rc = kn_fail(err, SF_EIO, "AlgorithmError: cannot write %s: %s", tmp, strerror(errno));
         if (rc == SF_OK && rename(tmp, out_path) != 0)
-            rc = kn_tf_fail(err, SF_EIO, "AlgorithmError: cannot rename %s to %s: %s", tmp,
-                            out_path, strerror(errno));
+            rc = kn_fail(err, SF_EIO, "AlgorithmError: cannot rename %s to %s: %s", tmp, out_path,
+                         strerror(errno));
         if (rc != SF_OK)
             unlink(tmp);
     }

@@ -34,17 +34,17 @@ static void list_free(file_list *l)
 static sf_rc list_add(file_list *l, const char *rel, kn_err *err)
 {
     if (l->n == FILES_MAX)
-        return kn_tf_fail(err, SF_ELIMIT, "ClientError: more than %d input files", FILES_MAX);
+        return kn_fail(err, SF_ELIMIT, "ClientError: more than %d input files", FILES_MAX);
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
         char **r = realloc(l->rel, cap * sizeof *r);
         if (!r)
-            return kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
+            return kn_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
         l->rel = r;
         l->cap = cap;
     }
     if (!(l->rel[l->n] = strdup(rel)))
-        return kn_tf_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
+        return kn_fail(err, SF_ENOMEM, "AlgorithmError: out of memory");
     l->n++;
     return SF_OK;
 }
@@ -57,8 +57,8 @@ static sf_rc walk(const char *root, const char *rel, const char *prefix, int dep
     snprintf(dir, sizeof dir, "%s%s%s", root, rel[0] ? "/" : "", rel);
     DIR *d = opendir(dir);
     if (!d)
-        return kn_tf_fail(err, SF_ENOTFOUND, "ClientError: cannot read input directory %s: %s", dir,
-                          strerror(errno));
+        return kn_fail(err, SF_ENOTFOUND, "ClientError: cannot read input directory %s: %s", dir,
+                       strerror(errno));
     sf_rc rc = SF_OK;
     struct dirent *e;
     while (rc == SF_OK && (e = readdir(d)) != NULL) {
@@ -101,8 +101,8 @@ static sf_rc make_parents(char *path, kn_err *err)
         int e = errno;
         *p = '/';
         if (r != 0 && e != EEXIST)
-            return kn_tf_fail(err, SF_EIO, "AlgorithmError: cannot create directory for %s: %s",
-                              path, strerror(e));
+            return kn_fail(err, SF_EIO, "AlgorithmError: cannot create directory for %s: %s", path,
+                           strerror(e));
     }
     return SF_OK;
 }
@@ -129,7 +129,7 @@ sf_rc kn_transform_run(kn_transform_job *j, const char *input, const char *outpu
             strcpy(root, "/");
         rc = walk(root, "", slash ? slash + 1 : input, 0, &l, err);
         if (rc == SF_OK && l.n == 0)
-            rc = kn_tf_fail(err, SF_ENOTFOUND, "ClientError: no input files at %s", input);
+            rc = kn_fail(err, SF_ENOTFOUND, "ClientError: no input files at %s", input);
     }
     if (rc == SF_OK)
         qsort(l.rel, l.n, sizeof *l.rel, by_name);
@@ -137,7 +137,7 @@ sf_rc kn_transform_run(kn_transform_job *j, const char *input, const char *outpu
         char in[4096], out[4096];
         snprintf(in, sizeof in, "%s/%s", root, l.rel[i]);
         if ((size_t)snprintf(out, sizeof out, "%s/%s.out", output_dir, l.rel[i]) >= sizeof out) {
-            rc = kn_tf_fail(err, SF_ELIMIT, "ClientError: output path for %s is too long", in);
+            rc = kn_fail(err, SF_ELIMIT, "ClientError: output path for %s is too long", in);
             break;
         }
         if ((rc = make_parents(out, err)) == SF_OK)

@@ -33,6 +33,7 @@ static const kn_hp_spec specs[] = {
      .max_open = true},
     {.name = "use_bias", .type = KN_HP_BOOL, .dflt = "true"},
     {.name = "eval_metrics", .type = KN_HP_JSON, .dflt = "[\"msd\"]"},
+    {.name = "image_shape", .type = KN_HP_STRING},
     {.name = "num_classes",
      .type = KN_HP_INT,
      .has_min = true,
@@ -189,6 +190,21 @@ Test(hyper, checks_json_text)
                  SF_EINVAL);
     cr_assert_str_eq(e.msg, "ClientError: Hyperparameter 'eval_metrics' must be valid JSON; got "
                             "'[msd'");
+}
+
+Test(hyper, keeps_plain_text_for_the_algorithm_to_parse)
+{
+    kn_hp h;
+    kn_err e;
+    cr_assert_eq(parse("{\"predictor_type\": \"regressor\", \"image_shape\": \"1,28,28\"}", &h, &e),
+                 SF_OK, "%s", e.msg);
+    cr_assert_str_eq(kn_hp_str(&h, "image_shape"), "1,28,28");
+    cr_assert_eq(parse("{\"predictor_type\": \"regressor\", \"image_shape\": \"\"}", &h, &e),
+                 SF_EINVAL);
+    cr_assert(strstr(e.msg, "'image_shape' must be non-empty text of at most 255 bytes"), "%s",
+              e.msg);
+    cr_assert_eq(parse("{\"predictor_type\": \"regressor\"}", &h, &e), SF_OK, "%s", e.msg);
+    cr_assert_not(kn_hp_is_set(&h, "image_shape"));
 }
 
 Test(hyper, accepts_words_listed_beside_a_number)

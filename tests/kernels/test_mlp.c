@@ -398,6 +398,29 @@ Test(mlp_hyper, refuses_shapes_that_do_not_fit_the_data)
     assert_train_refused("{\"num_classes\": \"2\"}", true, "label 2");
 }
 
+/* SageMaker's own examples write image_shape "1,28,28"; JSON-minded
+ * callers write "[1,28,28]". Both are the same shape, and so are the
+ * list hyperparameters beside it. */
+Test(mlp_hyper, image_shape_trains_with_or_without_brackets)
+{
+    const char *jobs[] = {
+        "{\"num_classes\": \"3\", \"epochs\": \"1\", \"image_shape\": \"1,3,4\", "
+        "\"hidden_layers\": \"8\", \"lr_scheduler_step\": \"1\"}",
+        "{\"num_classes\": \"3\", \"epochs\": \"1\", \"image_shape\": "
+        "\"[1,3,4]\", \"hidden_layers\": \"[8]\", \"lr_scheduler_step\": \"[1]\"}"};
+    for (size_t i = 0; i < 2; i++) {
+        blobs b;
+        kn_source src = make_blobs(&b, 60, 12, 3, 7);
+        kn_model *m = NULL;
+        kn_err err = {{0}};
+        cr_assert_eq(train_json(jobs[i], &src, NULL, &m, &err), SF_OK, "%s: %s", jobs[i], err.msg);
+        cr_assert_eq(m->feature_dim, 12, "%s", jobs[i]);
+        kn_model_free(&m);
+        free_blobs(&b);
+    }
+    assert_refused("{\"num_classes\": \"3\", \"image_shape\": \"\"}", "image_shape");
+}
+
 /* ---- training, prediction and models on blobs ---- */
 
 static double blob_accuracy(const kn_model *m, const blobs *b)

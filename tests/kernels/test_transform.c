@@ -166,7 +166,7 @@ Test(transform, csv_line_multirecord_assembled_with_line)
                   (kn_transform_opts){.split_type = "Line",
                                       .batch_strategy = "MultiRecord",
                                       .assemble_with = "Line"},
-                  "a.csv", "1,2\n-3,1\n0.5, 0.25\n", "3,1\n-2,0\n0.75,1\n");
+                  "a.csv", "1,2\n-3,1\n0.5, 0.25\n", "3.0,1\n-2.0,0\n0.75,1\n");
 }
 
 Test(transform, single_record_assembled_with_none_concatenates_responses)
@@ -177,13 +177,13 @@ Test(transform, single_record_assembled_with_none_concatenates_responses)
                   (kn_transform_opts){.split_type = "Line",
                                       .batch_strategy = "SingleRecord",
                                       .assemble_with = "None"},
-                  "a.csv", "1,2\n-3,1\n", "3,1-2,0");
+                  "a.csv", "1,2\n-3,1\n", "3.0,1-2.0,0");
 }
 
 Test(transform, multirecord_response_separates_records_with_newlines)
 {
     expect_output(2, (kn_transform_opts){.split_type = "Line"}, "a.csv", "1,2\n-3,1\n",
-                  "3,1\n-2,0");
+                  "3.0,1\n-2.0,0");
 }
 
 Test(transform, split_none_sends_the_whole_file_as_one_request)
@@ -192,8 +192,8 @@ Test(transform, split_none_sends_the_whole_file_as_one_request)
                   (kn_transform_opts){
                       .split_type = "None", .accept = "application/json", .assemble_with = "Line"},
                   "a.csv", "1,2\r\n-3,1\r\n\r\n",
-                  "{\"predictions\":[{\"score\":3.0,\"predicted_label\":1.0},"
-                  "{\"score\":-2.0,\"predicted_label\":0.0}]}\n");
+                  "{\"predictions\": [{\"score\": 3.0, \"predicted_label\": 1.0}, "
+                  "{\"score\": -2.0, \"predicted_label\": 0.0}]}\n");
 }
 
 Test(transform, json_accept_writes_one_document_per_mini_batch)
@@ -204,8 +204,8 @@ Test(transform, json_accept_writes_one_document_per_mini_batch)
                                       .accept = "application/json",
                                       .assemble_with = "Line"},
                   "a.csv", "1,2\n-3,1\n",
-                  "{\"predictions\":[{\"score\":3.0,\"predicted_label\":1.0}]}\n"
-                  "{\"predictions\":[{\"score\":-2.0,\"predicted_label\":0.0}]}\n");
+                  "{\"predictions\": [{\"score\": 3.0, \"predicted_label\": 1.0}]}\n"
+                  "{\"predictions\": [{\"score\": -2.0, \"predicted_label\": 0.0}]}\n");
 }
 
 Test(transform, jsonlines_in_and_out)
@@ -217,9 +217,9 @@ Test(transform, jsonlines_in_and_out)
                   "a.jsonl",
                   "{\"features\": [1, 2]}\n[0.5, 0.5]\n"
                   "{\"data\": {\"features\": {\"values\": [4], \"keys\": [1], \"shape\": [2]}}}\n",
-                  "{\"score\":3.0,\"predicted_label\":1.0}\n"
-                  "{\"score\":1.0,\"predicted_label\":1.0}\n"
-                  "{\"score\":4.0,\"predicted_label\":1.0}\n");
+                  "{\"score\": 3.0, \"predicted_label\": 1.0}\n"
+                  "{\"score\": 1.0, \"predicted_label\": 1.0}\n"
+                  "{\"score\": 4.0, \"predicted_label\": 1.0}\n");
 }
 
 Test(transform, json_document_of_instances)
@@ -228,8 +228,8 @@ Test(transform, json_document_of_instances)
         2,
         (kn_transform_opts){.content_type = "application/json", .accept = "application/jsonlines"},
         "a.json", "{\"instances\": [{\"features\": [1, 2]}, [0.1, 0.2]]}",
-        "{\"score\":3.0,\"predicted_label\":1.0}\n"
-        "{\"score\":0.3,\"predicted_label\":1.0}");
+        "{\"score\": 3.0, \"predicted_label\": 1.0}\n"
+        "{\"score\": 0.3, \"predicted_label\": 1.0}");
 }
 
 Test(transform, recordio_in_and_out)
@@ -350,7 +350,7 @@ Test(transform, csv_input_filter_drops_an_id_column)
     expect_output(
         2,
         (kn_transform_opts){.split_type = "Line", .assemble_with = "Line", .input_filter = "$[1:]"},
-        "a.csv", "id7,1,2\n\"x,y\",-3,1\n", "3,1\n-2,0\n");
+        "a.csv", "id7,1,2\n\"x,y\",-3,1\n", "3.0,1\n-2.0,0\n");
 }
 
 Test(transform, csv_join_appends_output_columns_to_input)
@@ -360,7 +360,7 @@ Test(transform, csv_join_appends_output_columns_to_input)
                                       .assemble_with = "Line",
                                       .input_filter = "$[1:]",
                                       .join_source = "Input"},
-                  "a.csv", "id7,1,2\n\"x,y\",-3,1\n", "id7,1,2,3,1\n\"x,y\",-3,1,-2,0\n");
+                  "a.csv", "id7,1,2\n\"x,y\",-3,1\n", "id7,1,2,3.0,1\n\"x,y\",-3,1,-2.0,0\n");
 }
 
 Test(transform, csv_output_filter_picks_columns_of_the_joined_row)
@@ -371,7 +371,7 @@ Test(transform, csv_output_filter_picks_columns_of_the_joined_row)
                                       .input_filter = "$[1:]",
                                       .join_source = "Input",
                                       .output_filter = "$[0,-2:]"},
-                  "a.csv", "id7,1,2\nid8,-3,1\n", "id7,3,1\nid8,-2,0\n");
+                  "a.csv", "id7,1,2\nid8,-3,1\n", "id7,3.0,1\nid8,-2.0,0\n");
 }
 
 Test(transform, jsonlines_filter_join_and_output_filter)
@@ -383,8 +383,8 @@ Test(transform, jsonlines_filter_join_and_output_filter)
                                       .input_filter = "$.features",
                                       .join_source = "Input"},
                   "a.jsonl", "{\"id\": 1, \"features\": [1, 2.5]}\n",
-                  "{\"id\":1,\"features\":[1,2.5],\"SageMakerOutput\":"
-                  "{\"score\":3.5,\"predicted_label\":1.0}}\n");
+                  "{\"id\": 1, \"features\": [1, 2.5], \"SageMakerOutput\": "
+                  "{\"score\": 3.5, \"predicted_label\": 1.0}}\n");
     expect_output(2,
                   (kn_transform_opts){.content_type = "application/jsonlines",
                                       .split_type = "Line",
@@ -393,7 +393,7 @@ Test(transform, jsonlines_filter_join_and_output_filter)
                                       .join_source = "Input",
                                       .output_filter = "$['id','SageMakerOutput']"},
                   "b.jsonl", "{\"id\": 1, \"features\": [1, 2.5]}\n",
-                  "{\"id\":1,\"SageMakerOutput\":{\"score\":3.5,\"predicted_label\":1.0}}\n");
+                  "{\"id\": 1, \"SageMakerOutput\": {\"score\": 3.5, \"predicted_label\": 1.0}}\n");
     expect_output(2,
                   (kn_transform_opts){.content_type = "application/jsonlines",
                                       .split_type = "Line",
@@ -410,8 +410,8 @@ Test(transform, jsonlines_join_wraps_an_input_that_is_not_an_object)
                                       .assemble_with = "Line",
                                       .join_source = "Input"},
                   "a.jsonl", "[1, 2]\n",
-                  "{\"SageMakerInput\":[1,2],\"SageMakerOutput\":"
-                  "{\"score\":3.0,\"predicted_label\":1.0}}\n");
+                  "{\"SageMakerInput\": [1, 2], \"SageMakerOutput\": "
+                  "{\"score\": 3.0, \"predicted_label\": 1.0}}\n");
 }
 
 Test(transform, input_filter_missing_key_names_file_and_line)
@@ -467,8 +467,8 @@ Test(transform, a_directory_gives_one_out_file_per_input_file)
     cr_expect_eq(st.files, 2);
     char *a = slurp(path("out/a.csv.out"), NULL), *b = slurp(path("out/sub/b.csv.out"), NULL);
     cr_assert(a && b);
-    cr_expect_str_eq(a, "3,1\n");
-    cr_expect_str_eq(b, "-2,0\n");
+    cr_expect_str_eq(a, "3.0,1\n");
+    cr_expect_str_eq(b, "-2.0,0\n");
     free(a);
     free(b);
 
@@ -478,19 +478,19 @@ Test(transform, a_directory_gives_one_out_file_per_input_file)
     puts_file("pre/other.csv", "x\n");
     cr_assert_eq(run(2, o, "pre/part-", NULL, &err), SF_OK, "%s", err.msg);
     char *p2 = slurp(path("out/part-2.csv.out"), NULL);
-    cr_expect_str_eq(p2, "4,1\n");
+    cr_expect_str_eq(p2, "4.0,1\n");
     free(p2);
     cr_expect_null(slurp(path("out/other.csv.out"), NULL));
 }
 
-Test(transform, bad_data_names_file_line_and_column_and_leaves_no_output)
+Test(transform, bad_data_names_file_line_and_field_and_leaves_no_output)
 {
     puts_file("a.csv", "1,2\n\n1,x\n");
     kn_err err = {{0}};
     kn_transform_opts o = {.split_type = "Line"};
     cr_assert_eq(run(2, o, "a.csv", NULL, &err), SF_EINVAL);
     cr_expect(strstr(err.msg, "ClientError: "), "%s", err.msg);
-    cr_expect(strstr(err.msg, "a.csv line 3 column 2"), "%s", err.msg);
+    cr_expect(strstr(err.msg, "a.csv line 3: field 2 is not a number"), "%s", err.msg);
     cr_expect_null(slurp(path("out/a.csv.out"), NULL));
     DIR *d = opendir(path("out"));
     struct dirent *e;
@@ -533,6 +533,15 @@ Test(transform, output_is_identical_for_any_thread_count)
     free(first);
 }
 
+/* A streaming transform grows by a few mini-batches (~13 MB here), not by
+ * the input's 50 MB. AddressSanitizer keeps freed memory in quarantine
+ * and pads every block, so it gets more room; still under the input. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_LIMIT_MB 40
+#else
+#define RSS_LIMIT_MB 24
+#endif
+
 Test(transform, memory_stays_bounded_on_a_50_mb_input)
 {
     make_csv("m.csv", 900000, 8, 4); /* ~50 MB */
@@ -551,11 +560,11 @@ Test(transform, memory_stays_bounded_on_a_50_mb_input)
         getrusage(RUSAGE_SELF, &after);
         long grew_kb = after.ru_maxrss - before.ru_maxrss;
         fprintf(stderr, "peak RSS grew by %ld kB\n", grew_kb);
-        _exit(grew_kb < 24 * 1024 ? 0 : 1);
+        _exit(grew_kb < RSS_LIMIT_MB * 1024 ? 0 : 1);
     }
     int status;
     waitpid(pid, &status, 0);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "peak RSS grew by 24 MB or more on a 50 MB input with 1 MB payloads (status %d)",
-              status);
+              "peak RSS grew by %d MB or more on a 50 MB input with 1 MB payloads (status %d)",
+              RSS_LIMIT_MB, status);
 }
