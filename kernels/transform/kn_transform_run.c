@@ -135,7 +135,11 @@ sf_rc kn_transform_run(kn_transform_job *j, const char *input, const char *outpu
         qsort(l.rel, l.n, sizeof *l.rel, by_name);
     for (size_t i = 0; rc == SF_OK && i < l.n; i++) {
         char in[4096], out[4096];
-        snprintf(in, sizeof in, "%s/%s", root, l.rel[i]);
+        if ((size_t)snprintf(in, sizeof in, "%s/%s", root, l.rel[i]) >= sizeof in) {
+            rc = kn_fail(err, SF_ELIMIT, "ClientError: input path %s/%s is too long", root,
+                         l.rel[i]);
+            break;
+        }
         if ((size_t)snprintf(out, sizeof out, "%s/%s.out", output_dir, l.rel[i]) >= sizeof out) {
             rc = kn_fail(err, SF_ELIMIT, "ClientError: output path for %s is too long", in);
             break;
