@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench_data.h"
 #include "kernels/kmeans/kmeans.h"
 
 static double now(void)
@@ -28,51 +29,14 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static double normal(uint64_t *s)
-{
-    double u1 = kn_kmeans_uniform(s) + 1e-12, u2 = kn_kmeans_uniform(s);
-    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 /* Rows around k centres uniform in [-3,3]^d, unit noise: separable in 50
  * dimensions, but not so far apart that any seeding wins. */
 static float *make_data(size_t n, size_t d, size_t k, uint64_t seed)
 {
-    uint64_t s = seed;
-    float *C = malloc(k * d * sizeof *C), *X = malloc(n * d * sizeof *X);
-    if (!C || !X)
-        exit(1);
-    for (size_t i = 0; i < k * d; i++)
-        C[i] = (float)((kn_kmeans_uniform(&s) * 2 - 1) * 3);
-    for (size_t i = 0; i < n; i++) {
-        size_t c = (size_t)(kn_kmeans_uniform(&s) * (double)k);
-        for (size_t f = 0; f < d; f++)
-            X[i * d + f] = C[c * d + f] + (float)normal(&s);
-    }
+    float *C = bench_data_alloc(k * d);
+    float *X = bench_data_clusters(n, d, k, 3.0, seed, C);
     free(C);
     return X;
-}
-
-typedef struct mem_src {
-    const float *data;
-    size_t n, d, pos;
-} mem_src;
-
-static sf_rc mem_next(void *ctx, kn_matrix *X, float *labels, size_t max, kn_err *err)
-{
-    mem_src *m = ctx;
-    size_t take = m->n - m->pos < max ? m->n - m->pos : max;
-    memcpy(X->data, m->data + m->pos * m->d, take * m->d * sizeof(float));
-    X->rows = take;
-    X->cols = m->d;
-    m->pos += take;
-    return SF_OK;
-}
-
-static sf_rc mem_rewind(void *ctx, kn_err *err)
-{
-    ((mem_src *)ctx)->pos = 0;
-    return SF_OK;
 }
 
 /* Estimated single-precision peak: cores × clock × flops per cycle (two
@@ -154,8 +118,8 @@ static int bench_train(size_t n, size_t d, size_t k, const char *data_path)
         return 1;
     }
     json_decref(j);
-    mem_src ms = {X, n, d, 0};
-    kn_source src = {&ms, mem_next, mem_rewind, d};
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &(kn_matrix){n, d, X}, NULL, 0);
     kn_model *m = NULL;
     double t = now();
     if (kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err) != SF_OK) {

@@ -19,32 +19,6 @@
 #include "kernels/kn_registry.h"
 #include "kernels/linear/linear.h"
 
-typedef struct mem {
-    const float *X, *y;
-    size_t rows, cols, pos;
-} mem;
-
-static sf_rc mem_next(void *ctx, kn_matrix *X, float *labels, size_t max, kn_err *err)
-{
-    (void)err;
-    mem *m = ctx;
-    size_t n = m->rows - m->pos < max ? m->rows - m->pos : max;
-    memcpy(X->data, m->X + m->pos * m->cols, n * m->cols * sizeof(float));
-    if (labels)
-        memcpy(labels, m->y + m->pos, n * sizeof(float));
-    X->rows = n;
-    X->cols = m->cols;
-    m->pos += n;
-    return SF_OK;
-}
-
-static sf_rc mem_rewind(void *ctx, kn_err *err)
-{
-    (void)err;
-    ((mem *)ctx)->pos = 0;
-    return SF_OK;
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -107,8 +81,8 @@ int main(int argc, char **argv)
     }
     json_decref(given);
 
-    mem tr = {X, y, ntrain, cols, 0};
-    kn_source src = {.ctx = &tr, .next = mem_next, .rewind = mem_rewind, .feature_dim = cols};
+    kn_mem_source_state tr;
+    kn_source src = kn_mem_source(&tr, &(kn_matrix){ntrain, cols, X}, y, 0);
     kn_model *model;
     double t = now();
     sf_rc rc = ll->train(&hp, &src, NULL, NULL, &model, &err);

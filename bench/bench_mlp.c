@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_data.h"
 #include "kernels/mlp/mlp.h"
 
 static double now_s(void)
@@ -26,17 +27,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* n values uniform in [0, scale). */
 static float *random_floats(size_t n, float scale, uint64_t *s)
 {
-    float *p = malloc(n * sizeof *p);
-    if (!p) {
-        fprintf(stderr, "bench_mlp: out of memory\n");
-        exit(1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-        p[i] = scale * (float)((*s >> 40) / 16777216.0);
-    }
+    float *p = bench_data_alloc(n);
+    bench_data_fill_uniform(p, n, 0, scale, s);
     return p;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench_data.h"
 #include "kernels/pca/pca.h"
 
 static double now(void)
@@ -32,13 +33,10 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--d") == 0)
             d = strtoull(argv[i + 1], NULL, 10);
     }
-    float *X = malloc(n * d * sizeof *X), *S = malloc(d * d * sizeof *S);
+    float *X = bench_data_alloc(n * d), *S = bench_data_alloc(d * d);
     double *G = calloc(d * d, sizeof *G);
     uint64_t s = 1;
-    for (size_t i = 0; i < n * d; i++) {
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        X[i] = (float)((double)(s >> 40) / (double)(1 << 24) - 0.5);
-    }
+    bench_data_fill_uniform(X, n * d, -0.5, 0.5, &s);
     kn_err err = {{0}};
     double best_gemm = INFINITY, best_cov = INFINITY;
     for (int rep = 0; rep < 5; rep++) {

@@ -5,6 +5,7 @@
 #
 #   bash bench/kernels.sh [BUILD_DIR]
 set -euo pipefail
+. "$(dirname "$0")/need_python.sh"
 build=${1:-build}
 echo "== (b) kmeans vs scikit-learn"
 /usr/bin/python3 "$(dirname "$0")/bench_kmeans.py" "$build/bench/bench_kmeans" || true

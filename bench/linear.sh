@@ -2,6 +2,7 @@
 # bench/linear.sh - build bench_linear and compare linear-learner with scikit-learn.
 #   bench/linear.sh [BUILD_DIR] [--rows N]
 set -e
+. "$(dirname "$0")/need_python.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 [ $# -gt 0 ] && shift

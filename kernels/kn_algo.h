@@ -14,7 +14,7 @@
 #include "kn_types.h"
 
 /* A stream of rows, a batch at a time. Readers of files make one
- * (kernels/formats/kn_reader.h); tests make them from memory. */
+ * (kernels/formats/kn_reader.h); kn_mem_source makes one from memory. */
 typedef struct kn_source {
     void *ctx;
     /* Fills X (cols = feature_dim, room for max rows) and, when labels is
@@ -30,6 +30,21 @@ typedef struct kn_source {
  * fewer rows than asked for before its end. Sets X->rows (fewer than cap
  * only at the end); a batch of another width is a ClientError. */
 sf_rc kn_source_fill(kn_source *src, kn_matrix *X, size_t cap, kn_err *err);
+
+/* Where a kn_mem_source is; its ctx points here. */
+typedef struct kn_mem_source_state {
+    const float *X, *labels;
+    size_t rows, cols, pos, batch;
+} kn_mem_source_state;
+
+/* A source over rows already in memory: the rows of X and, when labels is
+ * not NULL, labels[i] for row i. Both are borrowed and must outlive the
+ * source, as must st. batch > 0 is the most rows one call to next hands
+ * back, fewer than asked as a file reader at its buffer's edge may; 0
+ * hands back as many as asked. Asking a source made without labels for
+ * labels is a ClientError. */
+kn_source kn_mem_source(kn_mem_source_state *st, const kn_matrix *X, const float *labels,
+                        size_t batch);
 
 /* One field of a per-record result: {"score": 0.4}, {"projection": [..]}. */
 typedef struct kn_field {

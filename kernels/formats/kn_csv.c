@@ -11,6 +11,10 @@
 #include "kn_float.h"
 #include "kn_reader_int.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 static bool is_blank(char c)
 {
     return c == ' ' || c == '\t';
@@ -45,18 +49,45 @@ static const char *field_number(const char *p, const char *end, float *v)
     return p;
 }
 
+/* Bit i set when p[i] is a comma, for the up to 16 bytes of [p, end). */
+static unsigned comma_mask(const char *p, const char *end)
+{
+#ifdef __SSE2__
+    if (end - p >= 16)
+        return (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), _mm_set1_epi8(',')));
+#endif
+    unsigned m = 0;
+    for (int i = 0; i < 16 && p + i < end; i++)
+        m |= (unsigned)(p[i] == ',') << i;
+    return m;
+}
+
 sf_rc kn__csv_parse(const uint8_t *rec, size_t len, const kn_loc *at, bool labelled, float *dst,
                     size_t cap, size_t *n, float *label, kn_err *err)
 {
-    const char *p = (const char *)rec, *end = p + len;
+    /* The commas are found first, 16 bytes at a time, so that where a
+     * field starts does not wait on parsing the one before it: the
+     * processor overlaps the fields' number parsing. */
+    const char *p = (const char *)rec, *end = p + len, *blk = p;
+    unsigned mask = comma_mask(blk, end);
     size_t field = 0, count = 0;
     bool want_label = labelled;
     for (;;) {
         field++;
-        const char *f = p;
+        const char *f = p, *fe = end;
+        while (mask == 0 && (blk += 16) < end)
+            mask = comma_mask(blk, end);
+        if (mask) {
+            fe = blk + __builtin_ctz(mask);
+            mask &= mask - 1;
+        }
         float v;
-        p = field_number(f, end, &v);
-        if (!p || (p < end && *p != ','))
+        /* The inline fast path first (it may decline: NULL); [f, end), not
+         * [f, fe): the number stops at the comma anyway, and
+         * the parser reads 8 bytes at a time only where 8 remain. */
+        const char *q = kn__float_scan(f, end, &v);
+        if (q != fe && field_number(f, fe, &v) != fe)
             return bad_field(at, field, f, end, err);
         if (want_label) {
             want_label = false;
@@ -67,9 +98,9 @@ sf_rc kn__csv_parse(const uint8_t *rec, size_t len, const kn_loc *at, bool label
                 dst[count] = v;
             count++;
         }
-        if (p == end)
+        if (fe == end)
             break;
-        p++; /* the comma; a trailing one leaves an empty field: an error */
+        p = fe + 1; /* a trailing comma leaves an empty field: an error */
     }
     *n = count;
     return SF_OK;

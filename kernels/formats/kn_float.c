@@ -7,7 +7,18 @@
  * differ from rounding the true value only when the double lies exactly
  * on a midpoint between two floats (rounding is monotonic, and midpoints
  * are doubles): that case, and everything outside the fast path, goes to
- * strtof, so the result is always strtof's. Must never read past end. */
+ * strtof, so the result is always strtof's. Must never read past end.
+ *
+ * That parser (parse_general, byte at a time, any length) is the
+ * specification. kn__float_scan (kn_float.h, inline for the CSV loop)
+ * runs first and declines anything unusual: more than 19 digits, no
+ * digits, nan, inf, a value it cannot round with certainty.
+ *
+ * Formatting: %.{6..9}g's digits, the first that read back, as printf
+ * would write them, but computed exactly in 128-bit integers (v = M * 2^E,
+ * times or over a power of ten, rounded half to even as glibc's printf
+ * rounds) for 1e-20 <= |v| < 1e20; snprintf for the rest. The read-back
+ * check is kn_float_parse (strtof's result). */
 #include "kn_float.h"
 
 #include <math.h>
@@ -19,6 +30,27 @@
 static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static const uint64_t pow10_u64[20] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull,
+                                       10000000000000000000ull};
 
 static int lower(int c)
 {
@@ -63,7 +95,8 @@ static bool is_float_midpoint(double d)
     return (bits & ((UINT64_C(1) << 29) - 1)) == (UINT64_C(1) << 28);
 }
 
-const char *kn_float_parse(const char *p, const char *end, float *out)
+/* The general parser: byte at a time, any length; exactly strtof's result. */
+static const char *parse_general(const char *p, const char *end, float *out)
 {
     const char *s = p;
     bool neg = false;
@@ -143,7 +176,17 @@ const char *kn_float_parse(const char *p, const char *end, float *out)
     return p;
 }
 
-size_t kn_float_format(char *buf, float v, bool integral)
+const char *kn_float_parse(const char *p, const char *end, float *out)
+{
+    const char *q = kn__float_scan(p, end, out);
+    return q ? q : parse_general(p, end, out);
+}
+
+/* ---- formatting ------------------------------------------------------------ */
+
+/* The shortest text as the snprintf loop writes it: the specification of
+ * the fast path below, and what runs outside its range. */
+static size_t format_printf(char *buf, float v, bool integral)
 {
     if (isnan(v))
         return (size_t)snprintf(buf, KN_FLOAT_TEXT, "nan");
@@ -165,4 +208,145 @@ size_t kn_float_format(char *buf, float v, bool integral)
         buf[n] = '\0';
     }
     return (size_t)n;
+}
+
+typedef unsigned __int128 u128;
+
+static u128 pow10_wide(int s) /* 0 <= s <= 38 */
+{
+    return s <= 19 ? (u128)pow10_u64[s] : (u128)pow10_u64[19] * pow10_u64[s - 19];
+}
+
+/* M × 2^E (M < 2^24) to p significant digits, rounded half to even as
+ * printf rounds: *q in [10^(p-1), 10^p) and *x the decimal exponent of
+ * its first digit. x0 is a guess at x, off by at most one or two. The
+ * caller keeps M × 2^E within [1e-21, 1e21], so that nothing passes 128
+ * bits. */
+static void round_to_digits(uint32_t M, int E, int p, int x0, uint64_t *q, int *x)
+{
+    for (;;) {
+        int s = p - 1 - x0;
+        u128 num = (u128)M << (E > 0 ? E : 0), qq, rem, den;
+        if (s >= 0) {
+            num *= pow10_wide(s);
+            int sh = E < 0 ? -E : 0; /* the denominator is 2^sh */
+            qq = num >> sh;
+            rem = num & (((u128)1 << sh) - 1);
+            den = (u128)1 << sh;
+        } else {
+            den = (u128)pow10_u64[-s] << (E < 0 ? -E : 0);
+            qq = num / den;
+            rem = num % den;
+        }
+        if (qq >= pow10_u64[p]) {
+            x0++;
+            continue;
+        }
+        if (qq < pow10_u64[p - 1]) {
+            x0--;
+            continue;
+        }
+        if (rem * 2 > den || (rem * 2 == den && (qq & 1)))
+            qq++;
+        if (qq == pow10_u64[p]) { /* 9.9999996 -> "10" */
+            qq = pow10_u64[p - 1];
+            x0++;
+        }
+        *q = (uint64_t)qq;
+        *x = x0;
+        return;
+    }
+}
+
+/* %.{p}g of a nonzero value whose digits are q (p of them) and exponent x,
+ * Python's ".0" added to a bare integer. */
+static size_t put_g(char *buf, bool neg, uint64_t q, int p, int x)
+{
+    char d[20];
+    for (int i = p - 1; i >= 0; i--, q /= 10)
+        d[i] = (char)('0' + q % 10);
+    int nd = p;
+    while (nd > 1 && d[nd - 1] == '0')
+        nd--;
+    char *o = buf;
+    if (neg)
+        *o++ = '-';
+    if (x < -4 || x >= p) {
+        *o++ = d[0];
+        if (nd > 1) {
+            *o++ = '.';
+            memcpy(o, d + 1, (size_t)nd - 1);
+            o += nd - 1;
+        }
+        *o++ = 'e';
+        *o++ = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax >= 100)
+            *o++ = (char)('0' + ax / 100);
+        *o++ = (char)('0' + ax / 10 % 10);
+        *o++ = (char)('0' + ax % 10);
+    } else if (x >= 0) {
+        if (nd < x + 1)
+            nd = x + 1; /* the integer part keeps its zeros */
+        memcpy(o, d, (size_t)x + 1);
+        o += x + 1;
+        *o++ = '.';
+        if (nd > x + 1) {
+            memcpy(o, d + x + 1, (size_t)(nd - x - 1));
+            o += nd - x - 1;
+        } else {
+            *o++ = '0'; /* "3" -> "3.0" */
+        }
+    } else {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -x - 1; i++)
+            *o++ = '0';
+        memcpy(o, d, (size_t)nd);
+        o += nd;
+    }
+    *o = '\0';
+    return (size_t)(o - buf);
+}
+
+size_t kn_float_format(char *buf, float v, bool integral)
+{
+    float a = fabsf(v);
+    if (integral && a < 1e15f && (float)(int64_t)v == v) {
+        int64_t i = (int64_t)v;
+        char *o = buf;
+        if (signbit(v))
+            *o++ = '-'; /* "%.0f" writes -0 as "-0" */
+        uint64_t u = (uint64_t)(i < 0 ? -i : i);
+        char t[20];
+        int n = 0;
+        do {
+            t[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (n)
+            *o++ = t[--n];
+        *o = '\0';
+        return (size_t)(o - buf);
+    }
+    if (a == 0.0f) {
+        memcpy(buf, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 5 : 4);
+        return signbit(v) ? 4 : 3;
+    }
+    if (!(a >= 1e-20f && a < 1e20f)) /* NaN, infinities, the far ranges */
+        return format_printf(buf, v, integral);
+    uint32_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    uint32_t M = (bits & 0x7fffff) | 0x800000; /* normal: 1e-20 is far above 2^-126 */
+    int E = (int)(bits >> 23) - 150;           /* a = M × 2^E */
+    int k = E + 23, x0 = k >= 0 ? (k * 78913) >> 18 : -((-k * 78913 + 262143) >> 18);
+    for (int p = 6;; p++) {
+        uint64_t q;
+        int x;
+        round_to_digits(M, E, p, x0, &q, &x);
+        size_t n = put_g(buf, signbit(v), q, p, x);
+        float back;
+        if (p == 9 || (kn_float_parse(buf, buf + n, &back) == buf + n && back == v))
+            return n;
+    }
 }

@@ -38,6 +38,52 @@ static void ll_response(const kn_model *m, kn_response *out)
 /* Rows at a time, so the raw scores never need more than a slice. */
 #define PREDICT_SLICE 1024
 
+/* Models this small (weights within L1/L2) predict with forward_small, not
+ * the registry's variant. Why: predict runs on many threads at once (batch
+ * transform's predict threads, an endpoint's requests), and OpenBLAS (0.3.21,
+ * Debian's) has no per-call thread count (openblas_set_num_threads_local
+ * came later), only a process-wide one that training wants left alone. Its
+ * sgemv from N predict threads either fans out to its own threads, which
+ * fight the predict threads for the same cores, or leaves its thread pool
+ * spinning in sched_yield; and for d in the hundreds a product of 1024
+ * rows is microseconds, less than handing it over to a GPU or a BLAS
+ * thread costs. The loop below is the reference's arithmetic in float
+ * (8 partial sums, which the compiler keeps in vector registers). */
+#define PREDICT_SMALL_WEIGHTS 16384
+
+/* Z (n, K) = X (n, d) W (d, K) + b, row-major float32, on this thread. */
+static void forward_small(const float *X, const float *W, const float *b, float *Z, size_t n,
+                          size_t d, size_t K)
+{
+    if (K == 1) {
+        for (size_t i = 0; i < n; i++) {
+            const float *x = X + i * d;
+            float acc[8] = {0};
+            size_t f = 0;
+            for (; f + 8 <= d; f += 8)
+                for (size_t l = 0; l < 8; l++)
+                    acc[l] += x[f + l] * W[f + l];
+            for (; f < d; f++)
+                acc[f & 7] += x[f] * W[f];
+            float sum =
+                ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+            Z[i] = sum + (b ? b[0] : 0.0f);
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * d;
+        float *z = Z + i * K;
+        for (size_t j = 0; j < K; j++)
+            z[j] = b ? b[j] : 0.0f;
+        for (size_t f = 0; f < d; f++) {
+            const float xf = x[f], *w = W + f * K;
+            for (size_t j = 0; j < K; j++)
+                z[j] += xf * w[j];
+        }
+    }
+}
+
 static sf_rc ll_predict(const kn_model *m, const kn_matrix *X, float *out, kn_err *err)
 {
     const ll_state *s = m->state;
@@ -45,7 +91,10 @@ static sf_rc ll_predict(const kn_model *m, const kn_matrix *X, float *out, kn_er
         return kn_fail(err, SF_EINVAL,
                        "ClientError: the model reads %zu features; the request has %zu", s->d,
                        X->cols);
-    kn_linear_forward_fn fwd = (kn_linear_forward_fn)kn_pick(&kn_linear_forward, kn_wanted(), NULL);
+    kn_linear_forward_fn fwd =
+        s->d * s->k <= PREDICT_SMALL_WEIGHTS
+            ? forward_small
+            : (kn_linear_forward_fn)kn_pick(&kn_linear_forward, kn_wanted(), NULL);
     size_t k = s->k, width = s->kind == LL_MULTICLASS ? k + 1 : s->kind == LL_BINARY ? 2 : 1;
     float *Z = malloc(PREDICT_SLICE * k * sizeof(float));
     if (!Z)

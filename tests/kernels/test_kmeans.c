@@ -7,80 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench_data.h"
 #include "kernels/kmeans/kmeans.h"
 #include "kernels/kn_model.h"
-
-/* ---- data ---- */
-
-static double normal(uint64_t *s)
-{
-    double u1 = (kn_kmeans_uniform(s) + 1e-12), u2 = kn_kmeans_uniform(s);
-    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-/* n rows drawn around `nc` centres (returned in centres, nc × d) spread
- * uniformly in [-spread, spread], with unit noise; labels may be NULL. */
-static float *blobs(size_t n, size_t d, size_t nc, double spread, uint64_t seed, float *centres,
-                    uint32_t *labels)
-{
-    uint64_t s = seed;
-    for (size_t i = 0; i < nc * d; i++)
-        centres[i] = (float)((kn_kmeans_uniform(&s) * 2 - 1) * spread);
-    float *X = malloc(n * d * sizeof *X);
-    for (size_t i = 0; i < n; i++) {
-        size_t c = i % nc;
-        if (labels)
-            labels[i] = (uint32_t)c;
-        for (size_t f = 0; f < d; f++)
-            X[i * d + f] = centres[c * d + f] + (float)normal(&s);
-    }
-    return X;
-}
-
-/* A kn_source over rows in memory, handing out at most `chunk` at a time
- * (smaller than asked, as real readers may). */
-typedef struct mem_src {
-    const float *data;
-    size_t n, d, pos, chunk;
-} mem_src;
-
-static sf_rc mem_next(void *ctx, kn_matrix *X, float *labels, size_t max, kn_err *err)
-{
-    mem_src *m = ctx;
-    size_t take = m->n - m->pos;
-    if (take > max)
-        take = max;
-    if (take > m->chunk)
-        take = m->chunk;
-    memcpy(X->data, m->data + m->pos * m->d, take * m->d * sizeof(float));
-    X->rows = take;
-    X->cols = m->d;
-    m->pos += take;
-    return SF_OK;
-}
-
-static sf_rc mem_rewind(void *ctx, kn_err *err)
-{
-    ((mem_src *)ctx)->pos = 0;
-    return SF_OK;
-}
-
-static kn_source mem_source(mem_src *m)
-{
-    return (kn_source){m, mem_next, mem_rewind, m->d};
-}
-
-static kn_hp hp_of(const char *json)
-{
-    json_t *j = json_loads(json, 0, NULL);
-    cr_assert(j, "bad test JSON %s", json);
-    kn_hp hp;
-    kn_err err = {{0}};
-    sf_rc rc = kn_hp_parse(kn_algo_kmeans.hyper, kn_algo_kmeans.nhyper, j, &hp, &err);
-    json_decref(j);
-    cr_assert_eq(rc, SF_OK, "%s: %s", json, err.msg);
-    return hp;
-}
+#include "kernels_fixture.h"
 
 static double ssd_of(const float *X, size_t n, size_t d, const float *C, size_t k)
 {
@@ -124,10 +54,8 @@ static void check_variants(size_t n, size_t d, size_t k, double offset, uint64_t
 {
     uint64_t s = seed;
     float *X = malloc(n * d * sizeof *X), *C = malloc(k * d * sizeof *C);
-    for (size_t i = 0; i < n * d; i++)
-        X[i] = (float)(normal(&s) + offset);
-    for (size_t i = 0; i < k * d; i++)
-        C[i] = (float)(normal(&s) + offset);
+    bench_data_fill_normal(X, n * d, offset, &s);
+    bench_data_fill_normal(C, k * d, offset, &s);
     kn_matrix Xm = {n, d, X}, Cm = {k, d, C};
     uint32_t *lab_ref = malloc(n * sizeof *lab_ref), *lab = malloc(n * sizeof *lab);
     float *d_ref = malloc(n * sizeof *d_ref), *dv = malloc(n * sizeof *dv);
@@ -200,10 +128,11 @@ Test(kmeans_train, recovers_well_separated_clusters)
 {
     enum { N = 8000, D = 10, K = 8 };
     float centres[K * D];
-    float *X = blobs(N, D, K, 25.0, 42, centres, NULL);
-    mem_src ms = {X, N, D, 0, 777};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"10\", \"k\": \"8\", \"mini_batch_size\": \"1000\"}");
+    float *X = bench_data_clusters(N, D, K, 25.0, 42, centres);
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &(kn_matrix){N, D, X}, NULL, 777);
+    kn_hp hp = fx_hp(&kn_algo_kmeans,
+                     "{\"feature_dim\": \"10\", \"k\": \"8\", \"mini_batch_size\": \"1000\"}");
     kn_model *m = NULL;
     kn_err err = {{0}};
     cr_assert_eq(kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err), SF_OK, "%s", err.msg);
@@ -231,7 +160,7 @@ Test(kmeans_seed, kmeanspp_beats_random_on_average)
 {
     enum { N = 3000, D = 5, K = 20, TRIALS = 20 };
     float centres[K * D];
-    float *X = blobs(N, D, K, 40.0, 7, centres, NULL);
+    float *X = bench_data_clusters(N, D, K, 40.0, 7, centres);
     kn_matrix P = {N, D, X};
     float C[K * D];
     kn_matrix Cm = {K, D, C};
@@ -272,42 +201,33 @@ Test(kmeans_seed, weights_of_zero_are_never_chosen_while_others_remain)
 
 /* ---- hyperparameters ---- */
 
-static void expect_hp_error(const char *json, const char *needle)
-{
-    json_t *j = json_loads(json, 0, NULL);
-    kn_hp hp;
-    kn_err err = {{0}};
-    sf_rc rc = kn_hp_parse(kn_algo_kmeans.hyper, kn_algo_kmeans.nhyper, j, &hp, &err);
-    json_decref(j);
-    cr_assert_neq(rc, SF_OK, "%s was accepted", json);
-    cr_assert(strstr(err.msg, "ClientError") && strstr(err.msg, needle), "%s: %s", json, err.msg);
-}
-
 Test(kmeans_hyper, rejects_missing_k)
 {
-    expect_hp_error("{\"feature_dim\": \"4\"}", "'k'");
+    fx_hp_refused(&kn_algo_kmeans, "{\"feature_dim\": \"4\"}", "'k'");
 }
 
 Test(kmeans_hyper, rejects_k_of_zero)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"k\": \"0\"}", "'k'");
+    fx_hp_refused(&kn_algo_kmeans, "{\"feature_dim\": \"4\", \"k\": \"0\"}", "'k'");
 }
 
 Test(kmeans_hyper, rejects_unknown_init_method)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"k\": \"2\", \"init_method\": \"kmeans||\"}",
-                    "init_method");
+    fx_hp_refused(&kn_algo_kmeans,
+                  "{\"feature_dim\": \"4\", \"k\": \"2\", \"init_method\": \"kmeans||\"}",
+                  "init_method");
 }
 
 Test(kmeans_hyper, rejects_local_lloyd_tol_above_one)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"k\": \"2\", \"local_lloyd_tol\": \"1.5\"}",
-                    "local_lloyd_tol");
+    fx_hp_refused(&kn_algo_kmeans,
+                  "{\"feature_dim\": \"4\", \"k\": \"2\", \"local_lloyd_tol\": \"1.5\"}",
+                  "local_lloyd_tol");
 }
 
 Test(kmeans_hyper, defaults_are_sagemakers)
 {
-    kn_hp hp = hp_of("{\"feature_dim\": \"4\", \"k\": \"2\"}");
+    kn_hp hp = fx_hp(&kn_algo_kmeans, "{\"feature_dim\": \"4\", \"k\": \"2\"}");
     cr_assert_eq(kn_hp_int(&hp, "epochs"), 1);
     cr_assert_eq(kn_hp_int(&hp, "mini_batch_size"), 5000);
     cr_assert_eq(kn_hp_int(&hp, "local_lloyd_max_iter"), 300);
@@ -318,13 +238,16 @@ Test(kmeans_hyper, defaults_are_sagemakers)
     cr_assert_float_eq(kn_hp_num(&hp, "local_lloyd_tol"), 1e-4, 1e-12);
 }
 
-static const float tiny[] = {0, 0, 0, 1, 10, 10, 10, 11, 20, 0, 21, 0};
+/* Three pairs of points 1 apart. */
+static float tiny_rows[] = {0, 0, 0, 1, 10, 10, 10, 11, 20, 0, 21, 0};
+static const kn_matrix tiny = {6, 2, tiny_rows};
 
 Test(kmeans_train, rejects_bad_eval_metrics)
 {
-    mem_src ms = {tiny, 6, 2, 0, 6};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"2\", \"k\": \"2\", \"eval_metrics\": \"[\\\"mse\\\"]\"}");
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &tiny, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans,
+                     "{\"feature_dim\": \"2\", \"k\": \"2\", \"eval_metrics\": \"[\\\"mse\\\"]\"}");
     kn_model *m = NULL;
     kn_err err = {{0}};
     cr_assert_eq(kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err), SF_EINVAL);
@@ -334,9 +257,9 @@ Test(kmeans_train, rejects_bad_eval_metrics)
 
 Test(kmeans_train, rejects_more_clusters_than_records)
 {
-    mem_src ms = {tiny, 6, 2, 0, 6};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"2\", \"k\": \"7\"}");
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &tiny, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans, "{\"feature_dim\": \"2\", \"k\": \"7\"}");
     kn_model *m = NULL;
     kn_err err = {{0}};
     cr_assert_eq(kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err), SF_EINVAL);
@@ -345,9 +268,9 @@ Test(kmeans_train, rejects_more_clusters_than_records)
 
 Test(kmeans_train, rejects_a_feature_dim_the_data_does_not_have)
 {
-    mem_src ms = {tiny, 6, 2, 0, 6};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"3\", \"k\": \"2\"}");
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &tiny, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans, "{\"feature_dim\": \"3\", \"k\": \"2\"}");
     kn_model *m = NULL;
     kn_err err = {{0}};
     cr_assert_eq(kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err), SF_EINVAL);
@@ -382,10 +305,10 @@ static bool has(const seen *s, const char *name)
 
 Test(kmeans_train, reports_train_and_test_metrics_by_sagemakers_names)
 {
-    mem_src ms = {tiny, 6, 2, 0, 4}, mt = {tiny, 6, 2, 0, 6};
-    kn_source src = mem_source(&ms), test = mem_source(&mt);
-    kn_hp hp = hp_of("{\"feature_dim\": \"2\", \"k\": \"3\", \"epochs\": \"2\","
-                     "\"eval_metrics\": \"[\\\"msd\\\", \\\"ssd\\\"]\"}");
+    kn_mem_source_state ms, mt;
+    kn_source src = kn_mem_source(&ms, &tiny, NULL, 4), test = kn_mem_source(&mt, &tiny, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans, "{\"feature_dim\": \"2\", \"k\": \"3\", \"epochs\": \"2\","
+                                      "\"eval_metrics\": \"[\\\"msd\\\", \\\"ssd\\\"]\"}");
     seen s = {0};
     kn_progress prog = {&s, record, NULL};
     kn_model *m = NULL;
@@ -402,9 +325,9 @@ Test(kmeans_train, reports_train_and_test_metrics_by_sagemakers_names)
 
 Test(kmeans_predict, answers_closest_cluster_and_distance)
 {
-    mem_src ms = {tiny, 6, 2, 0, 6};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"2\", \"k\": \"3\"}");
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &tiny, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans, "{\"feature_dim\": \"2\", \"k\": \"3\"}");
     kn_model *m = NULL;
     kn_err err = {{0}};
     cr_assert_eq(kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err), SF_OK, "%s", err.msg);
@@ -434,28 +357,21 @@ Test(kmeans_model, survives_a_save_and_load)
 {
     enum { N = 2000, D = 6, K = 5 };
     float centres[K * D];
-    float *X = blobs(N, D, K, 10.0, 3, centres, NULL);
-    mem_src ms = {X, N, D, 0, N};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"6\", \"k\": \"5\", \"init_method\": \"kmeans++\"}");
+    float *X = bench_data_clusters(N, D, K, 10.0, 3, centres);
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &(kn_matrix){N, D, X}, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans,
+                     "{\"feature_dim\": \"6\", \"k\": \"5\", \"init_method\": \"kmeans++\"}");
     kn_model *m = NULL, *back = NULL;
     kn_err err = {{0}};
     cr_assert_eq(kn_algo_kmeans.train(&hp, &src, NULL, NULL, &m, &err), SF_OK, "%s", err.msg);
-    char dir[] = "/tmp/test_kmeans_XXXXXX";
-    cr_assert(mkdtemp(dir));
-    cr_assert_eq(kn_model_save(m, dir, &err), SF_OK, "%s", err.msg);
-    char path[256];
-    snprintf(path, sizeof path, "%s/model.tar.gz", dir);
-    cr_assert_eq(kn_model_load(path, &back, &err), SF_OK, "%s", err.msg);
-    cr_assert_eq(back->algo, &kn_algo_kmeans);
+    back = fx_model_reload(m);
     cr_assert_eq(back->feature_dim, D);
     float *a = malloc(N * 2 * sizeof *a), *b = malloc(N * 2 * sizeof *b);
     kn_matrix Xm = {N, D, X};
     cr_assert_eq(kn_algo_kmeans.predict(m, &Xm, a, &err), SF_OK);
     cr_assert_eq(kn_algo_kmeans.predict(back, &Xm, b, &err), SF_OK);
     cr_assert_arr_eq(a, b, N * 2 * sizeof *a);
-    unlink(path);
-    rmdir(dir);
     free(a), free(b), free(X);
     kn_model_free(&m);
     kn_model_free(&back);
@@ -465,10 +381,11 @@ Test(kmeans_train, decaying_centres_still_find_the_clusters)
 {
     enum { N = 4000, D = 4, K = 4 };
     float centres[K * D];
-    float *X = blobs(N, D, K, 20.0, 11, centres, NULL);
-    mem_src ms = {X, N, D, 0, N};
-    kn_source src = mem_source(&ms);
-    kn_hp hp = hp_of("{\"feature_dim\": \"4\", \"k\": \"4\", \"half_life_time_size\": \"500\","
+    float *X = bench_data_clusters(N, D, K, 20.0, 11, centres);
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &(kn_matrix){N, D, X}, NULL, 0);
+    kn_hp hp = fx_hp(&kn_algo_kmeans,
+                     "{\"feature_dim\": \"4\", \"k\": \"4\", \"half_life_time_size\": \"500\","
                      "\"mini_batch_size\": \"200\", \"epochs\": \"3\"}");
     kn_model *m = NULL;
     kn_err err = {{0}};

@@ -6,13 +6,41 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench_data.h"
 #include "kernels/kn_algo.h"
 #include "kernels/linear/linear.h"
-#include "linear_fixture.h"
+#include "kernels_fixture.h"
+
+/* A labelled data set: rows X and a label each in y, both malloc'd. */
+typedef struct labelled {
+    kn_matrix X;
+    float *y;
+} labelled;
+
+/* rows × cols features of unequal scale (bench_data_features); labels to come. */
+static labelled features(size_t rows, size_t cols, uint64_t seed)
+{
+    return (labelled){{rows, cols, bench_data_features(rows, cols, seed)}, bench_data_alloc(rows)};
+}
+
+/* Labels from a known linear rule (bench_data_label_linear). */
+static void label_linear(labelled *d, const double *w, double b, bool binary, double noise,
+                         uint64_t seed)
+{
+    bench_data_label_linear(d->y, d->X.data, d->X.rows, d->X.cols, w, b, binary, noise, seed);
+}
+
+static void labelled_free(labelled *d)
+{
+    free(d->X.data);
+    free(d->y);
+}
 
 static const kn_algo *ll(void)
 {
@@ -21,65 +49,62 @@ static const kn_algo *ll(void)
     return a;
 }
 
-static sf_rc train(const char *hp_json, mem_data *tr, mem_data *va, const kn_progress *p,
+static sf_rc train(const char *hp_json, labelled *tr, labelled *va, const kn_progress *p,
                    kn_model **m, kn_err *err)
 {
-    json_t *j = json_loads(hp_json, 0, NULL);
-    cr_assert_not_null(j, "bad test JSON %s", hp_json);
     kn_hp hp;
-    sf_rc rc = kn_hp_parse(ll()->hyper, ll()->nhyper, j, &hp, err);
-    json_decref(j);
+    sf_rc rc = fx_hp_parse(ll(), hp_json, &hp, err);
     if (rc != SF_OK)
         return rc;
-    kn_source ts = mem_source(tr), vs;
+    kn_mem_source_state ts_st, vs_st;
+    kn_source ts = kn_mem_source(&ts_st, &tr->X, tr->y, 0), vs;
     if (va)
-        vs = mem_source(va);
+        vs = kn_mem_source(&vs_st, &va->X, va->y, 0);
     return ll()->train(&hp, &ts, va ? &vs : NULL, p, m, err);
 }
 
 /* Predictions for every row of d: rows × width floats (caller frees). */
-static float *predict_all(const kn_model *m, const mem_data *d, size_t *width)
+static float *predict_all(const kn_model *m, const labelled *d, size_t *width)
 {
     kn_response r;
     ll()->response(m, &r);
-    float *out = malloc(d->rows * r.width * sizeof(float));
-    kn_matrix X = {d->rows, d->cols, d->X};
+    float *out = malloc(d->X.rows * r.width * sizeof(float));
     kn_err e;
-    cr_assert_eq(ll()->predict(m, &X, out, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(ll()->predict(m, &d->X, out, &e), SF_OK, "%s", e.msg);
     *width = r.width;
     return out;
 }
 
-static double label_accuracy(const kn_model *m, const mem_data *d)
+static double label_accuracy(const kn_model *m, const labelled *d)
 {
     size_t width;
     float *out = predict_all(m, d, &width);
     size_t right = 0;
-    for (size_t i = 0; i < d->rows; i++)
+    for (size_t i = 0; i < d->X.rows; i++)
         right += out[i * width + width - 1] == d->y[i];
     free(out);
-    return (double)right / (double)d->rows;
+    return (double)right / (double)d->X.rows;
 }
 
 /* Binary data: 10 features with different means and spreads, labels from
  * a known rule through the middle of the data, 2% of labels flipped. */
-static void binary_data(mem_data *tr, mem_data *te, double noise)
+static void binary_data(labelled *tr, labelled *te, double noise)
 {
     double w[10], b = 0;
     uint64_t s = 99;
     for (size_t f = 0; f < 10; f++) {
-        w[f] = (2 * fx_uniform(&s) - 1) / (1.0 + (double)f);
+        w[f] = (2 * bench_data_uniform(&s) - 1) / (1.0 + (double)f);
         b -= w[f] * (double)f; /* the features' means are f */
     }
-    *tr = fx_features(4000, 10, 1);
-    *te = fx_features(2000, 10, 2);
-    fx_label_linear(tr, w, b, true, noise, 3);
-    fx_label_linear(te, w, b, true, 0, 4);
+    *tr = features(4000, 10, 1);
+    *te = features(2000, 10, 2);
+    label_linear(tr, w, b, true, noise, 3);
+    label_linear(te, w, b, true, 0, 4);
 }
 
 Test(linear, binary_classifier_learns_a_noisy_linear_rule)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.02);
     kn_model *m;
     kn_err e;
@@ -92,19 +117,19 @@ Test(linear, binary_classifier_learns_a_noisy_linear_rule)
     size_t width;
     float *out = predict_all(m, &te, &width);
     cr_assert_eq(width, 2, "score and predicted_label");
-    for (size_t i = 0; i < te.rows; i++) {
+    for (size_t i = 0; i < te.X.rows; i++) {
         cr_assert(out[2 * i] >= 0 && out[2 * i] <= 1, "logistic score is a probability");
         cr_assert(out[2 * i + 1] == 0 || out[2 * i + 1] == 1);
     }
     free(out);
     kn_model_free(&m);
     cr_assert_null(m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, every_optimizer_and_hinge_loss_learn_too)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.02);
     const char *cfgs[] = {
         "{\"predictor_type\": \"binary_classifier\", \"optimizer\": \"sgd\", \"epochs\": \"10\", "
@@ -124,18 +149,18 @@ Test(linear, every_optimizer_and_hinge_loss_learn_too)
         cr_assert_geq(acc, 0.93, "%s: holdout accuracy %.3f", cfgs[i], acc);
         kn_model_free(&m);
     }
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, multiclass_classifier_scores_every_class)
 {
     /* three classes: the argmax of three linear scores */
-    mem_data tr = fx_features(6000, 4, 5), te = fx_features(1000, 4, 6);
+    labelled tr = features(6000, 4, 5), te = features(1000, 4, 6);
     const double W[3][4] = {{1, -1, 0.5, 0}, {-1, 0.5, 0, 0.3}, {0, 0.5, -0.5, -0.3}};
-    mem_data *sets[] = {&tr, &te};
+    labelled *sets[] = {&tr, &te};
     for (size_t s = 0; s < 2; s++)
-        for (size_t i = 0; i < sets[s]->rows; i++) {
-            const float *x = sets[s]->X + i * 4;
+        for (size_t i = 0; i < sets[s]->X.rows; i++) {
+            const float *x = sets[s]->X.data + i * 4;
             size_t best = 0;
             double bz = -1e30;
             for (size_t c = 0; c < 3; c++) {
@@ -170,14 +195,14 @@ Test(linear, multiclass_classifier_scores_every_class)
     cr_assert_float_eq(sum, 1.0f, 1e-4, "softmax scores sum to 1");
     free(out);
     kn_model_free(&m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, regressor_recovers_known_weights)
 {
     const double w[5] = {2.0, -1.0, 0.5, 0.0, 3.0};
-    mem_data tr = fx_features(5000, 5, 7);
-    fx_label_linear(&tr, w, 4.0, false, 0.01, 8);
+    labelled tr = features(5000, 5, 7);
+    label_linear(&tr, w, 4.0, false, 0.01, 8);
     kn_model *m;
     kn_err e;
     cr_assert_eq(train("{\"predictor_type\": \"regressor\", \"epochs\": \"30\", "
@@ -193,14 +218,14 @@ Test(linear, regressor_recovers_known_weights)
     cr_assert_eq(r.nfields, 1, "a regressor returns only its score");
     cr_assert_str_eq(r.fields[0].name, "score");
     kn_model_free(&m);
-    mem_free(&tr);
+    labelled_free(&tr);
 }
 
 Test(linear, robust_regression_losses_train)
 {
     const double w[3] = {1.0, -2.0, 0.5};
-    mem_data tr = fx_features(3000, 3, 9);
-    fx_label_linear(&tr, w, 1.0, false, 0.05, 10);
+    labelled tr = features(3000, 3, 9);
+    label_linear(&tr, w, 1.0, false, 0.05, 10);
     const char *losses[] = {"absolute_loss", "huber_loss", "quantile_loss",
                             "eps_insensitive_squared_loss", "eps_insensitive_absolute_loss"};
     for (size_t i = 0; i < 5; i++) {
@@ -218,12 +243,12 @@ Test(linear, robust_regression_losses_train)
                       w[f]);
         kn_model_free(&m);
     }
-    mem_free(&tr);
+    labelled_free(&tr);
 }
 
 Test(linear, refuses_hyperparameters_that_do_not_fit_together)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0);
     kn_model *m = NULL;
     kn_err e;
@@ -251,12 +276,12 @@ Test(linear, refuses_hyperparameters_that_do_not_fit_together)
                  SF_EINVAL);
     cr_assert_str_eq(e.msg, "ClientError: Unknown hyperparameter 'epoch' (did you mean 'epochs'?)");
     cr_assert_null(m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, refuses_labels_that_are_not_classes)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0);
     tr.y[1234] = 2;
     kn_model *m = NULL;
@@ -266,7 +291,7 @@ Test(linear, refuses_labels_that_are_not_classes)
     cr_assert_str_eq(e.msg, "ClientError: label 2 in record 1235 is not 0 or 1 (predictor_type "
                             "binary_classifier)");
     cr_assert_null(m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 typedef struct seen {
@@ -304,7 +329,7 @@ static bool has_name(const seen *s, const char *name)
 
 Test(linear, reports_sagemaker_metric_names_each_epoch)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.02);
     seen s = {0};
     kn_progress p = {.ctx = &s, .report = on_report};
@@ -325,12 +350,12 @@ Test(linear, reports_sagemaker_metric_names_each_epoch)
         cr_assert(has_name(&s, want[i]), "no %s", want[i]);
     cr_assert_geq(s.last_val_acc, 0.95, "final accuracy %g", s.last_val_acc);
     kn_model_free(&m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, early_stopping_stops_when_validation_stops_improving)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.0);
     seen s = {0};
     kn_progress p = {.ctx = &s, .report = on_report};
@@ -344,7 +369,7 @@ Test(linear, early_stopping_stops_when_validation_stops_improving)
                  SF_OK, "%s", e.msg);
     cr_assert_eq(s.last_epoch, 3, "stopped at epoch %u", s.last_epoch);
     kn_model_free(&m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 static bool stop_now(void *ctx)
@@ -354,7 +379,7 @@ static bool stop_now(void *ctx)
 
 Test(linear, stops_when_cancelled)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.0);
     int polls = 0;
     kn_progress p = {.ctx = &polls, .cancelled = stop_now};
@@ -364,12 +389,12 @@ Test(linear, stops_when_cancelled)
                  SF_ESTATE);
     cr_assert_str_eq(e.msg, "AlgorithmError: training was stopped");
     cr_assert_null(m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, threshold_follows_the_selection_criterion)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.1);
     kn_model *m;
     kn_err e;
@@ -381,7 +406,7 @@ Test(linear, threshold_follows_the_selection_criterion)
     const ll_state *s = m->state;
     size_t width, tp = 0, pos = 0;
     float *out = predict_all(m, &te, &width);
-    for (size_t i = 0; i < te.rows; i++) {
+    for (size_t i = 0; i < te.X.rows; i++) {
         pos += te.y[i] == 1;
         tp += te.y[i] == 1 && out[2 * i + 1] == 1;
     }
@@ -390,14 +415,14 @@ Test(linear, threshold_follows_the_selection_criterion)
     cr_assert_lt(s->threshold, 0.5, "a high recall asks for a low threshold");
     free(out);
     kn_model_free(&m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, l1_zeroes_useless_features)
 {
     const double w[6] = {2.0, 0, 0, -1.0, 0, 0};
-    mem_data tr = fx_features(4000, 6, 11);
-    fx_label_linear(&tr, w, 0.0, false, 0.01, 12);
+    labelled tr = features(4000, 6, 11);
+    label_linear(&tr, w, 0.0, false, 0.01, 12);
     kn_model *m;
     kn_err e;
     cr_assert_eq(train("{\"predictor_type\": \"regressor\", \"l1\": \"0.05\", \"epochs\": \"20\", "
@@ -411,42 +436,35 @@ Test(linear, l1_zeroes_useless_features)
     cr_assert_geq(zeros, 3, "%zu weights are exactly 0", zeros);
     cr_assert(s->w[0] > 1 && s->w[3] < -0.5);
     kn_model_free(&m);
-    mem_free(&tr);
+    labelled_free(&tr);
 }
 
 Test(linear, saved_and_loaded_model_predicts_identically)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.02);
     kn_model *m, *back;
     kn_err e;
     cr_assert_eq(train("{\"predictor_type\": \"binary_classifier\", \"epochs\": \"3\"}", &tr, NULL,
                        NULL, &m, &e),
                  SF_OK, "%s", e.msg);
-    char dir[] = "/tmp/test_linear_XXXXXX", path[128];
-    cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(kn_model_save(m, dir, &e), SF_OK, "%s", e.msg);
-    snprintf(path, sizeof path, "%s/model.tar.gz", dir);
-    cr_assert_eq(kn_model_load(path, &back, &e), SF_OK, "%s", e.msg);
-    cr_assert_eq(back->algo, m->algo);
+    back = fx_model_reload(m);
     cr_assert_eq(back->feature_dim, 10);
     cr_assert_str_eq(kn_hp_str(&back->hp, "predictor_type"), "binary_classifier");
     cr_assert_eq(kn_hp_int(&back->hp, "epochs"), 3);
     size_t w1, w2;
     float *a = predict_all(m, &te, &w1), *b = predict_all(back, &te, &w2);
     cr_assert_eq(w1, w2);
-    cr_assert_eq(memcmp(a, b, te.rows * w1 * sizeof(float)), 0, "bit-identical predictions");
+    cr_assert_eq(memcmp(a, b, te.X.rows * w1 * sizeof(float)), 0, "bit-identical predictions");
     free(a), free(b);
-    unlink(path);
-    rmdir(dir);
     kn_model_free(&m);
     kn_model_free(&back);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, refuses_a_request_of_the_wrong_width)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.02);
     kn_model *m;
     kn_err e;
@@ -458,12 +476,12 @@ Test(linear, refuses_a_request_of_the_wrong_width)
     cr_assert_eq(ll()->predict(m, &X, out, &e), SF_EINVAL);
     cr_assert_str_eq(e.msg, "ClientError: the model reads 10 features; the request has 9");
     kn_model_free(&m);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }
 
 Test(linear, every_cpu_variant_trains_the_same_model)
 {
-    mem_data tr, te;
+    labelled tr, te;
     binary_data(&tr, &te, 0.02);
     float *w[2];
     for (int v = 0; v < 2; v++) {
@@ -483,5 +501,5 @@ Test(linear, every_cpu_variant_trains_the_same_model)
         cr_assert(fabsf(w[0][f] - w[1][f]) < 1e-3 * (1 + fabsf(w[0][f])), "w[%zu]: %g vs %g", f,
                   w[0][f], w[1][f]);
     free(w[0]), free(w[1]);
-    mem_free(&tr), mem_free(&te);
+    labelled_free(&tr), labelled_free(&te);
 }

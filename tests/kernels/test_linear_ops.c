@@ -9,16 +9,15 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "bench/bench_data.h"
 #include "kernels/linear/linear.h"
-#include "linear_fixture.h"
 
 #define TOL 1e-4
 
 static float *rand_floats(size_t n, uint64_t seed)
 {
-    float *p = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        p[i] = (float)(2 * fx_uniform(&seed) - 1);
+    float *p = bench_data_alloc(n);
+    bench_data_fill_uniform(p, n, -1, 1, &seed);
     return p;
 }
 

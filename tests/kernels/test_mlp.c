@@ -11,26 +11,22 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "bench/bench_data.h"
 #include "kernels/kn_model.h"
 #include "kernels/mlp/mlp.h"
 #include "kernels/mlp/mlp_idx.h"
+#include "kernels_fixture.h"
 
 /* ---- helpers ---- */
 
-static uint64_t rng_state;
+static const kn_algo *const ic = &kn_algo_image_classifier;
 
-static float uniform(float lo, float hi)
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return lo + (hi - lo) * (float)((rng_state >> 40) / 16777216.0);
-}
+static uint64_t rng_state;
 
 static float *random_floats(size_t n, float lo, float hi)
 {
-    float *p = malloc(n * sizeof *p);
-    cr_assert_not_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = uniform(lo, hi);
+    float *p = bench_data_alloc(n);
+    bench_data_fill_uniform(p, n, lo, hi, &rng_state);
     return p;
 }
 
@@ -161,8 +157,7 @@ static void check_gradients(kn_variant v)
     kn_mlp_init_he(net, 7);
     rng_state = 3;
     for (size_t l = 0; l < net->nlayers; l++)
-        for (size_t j = 0; j < width[l + 1]; j++)
-            net->b[l][j] = uniform(-0.3f, 0.3f);
+        bench_data_fill_uniform(net->b[l], width[l + 1], -0.3, 0.3, &rng_state);
     float *X = random_floats(B * width[0], -2, 2);
     const uint32_t labels[] = {0, 2, 1, 2};
     kn_mlp_trainer *t = kn_mlp_trainer_new(net, B, &plain_sgd, kn_mlp_dense_forward.fn[v],
@@ -251,69 +246,34 @@ Test(mlp_net, parses_dimension_lists)
         cr_assert_not(kn_mlp_parse_dims(bad[i], d, 4, 1000, &n), "accepted '%s'", bad[i]);
 }
 
-/* ---- an in-memory channel: gaussian blobs, one per class ---- */
+/* ---- an in-memory channel: blobs, one per class ---- */
 
 typedef struct blobs {
     float *X, *y;
-    size_t n, dim, pos;
+    size_t n, dim;
+    kn_mem_source_state st;
 } blobs;
 
-static sf_rc blobs_next(void *ctx, kn_matrix *X, float *labels, size_t max, kn_err *err)
-{
-    blobs *s = ctx;
-    size_t n = s->n - s->pos < max ? s->n - s->pos : max;
-    memcpy(X->data, s->X + s->pos * s->dim, n * s->dim * sizeof(float));
-    if (labels)
-        memcpy(labels, s->y + s->pos, n * sizeof(float));
-    X->rows = n;
-    X->cols = s->dim;
-    s->pos += n;
-    return SF_OK;
-}
-
-static sf_rc blobs_rewind(void *ctx, kn_err *err)
-{
-    ((blobs *)ctx)->pos = 0;
-    return SF_OK;
-}
-
 /* Pixel-like values (0..255): the classifier divides by 255. */
-static kn_source make_blobs(blobs *s, size_t n, size_t dim, size_t classes, uint64_t seed)
+static kn_source make_blobs(blobs *b, size_t n, size_t dim, size_t classes, uint64_t seed)
 {
-    rng_state = seed;
-    s->n = n, s->dim = dim, s->pos = 0;
-    s->X = malloc(n * dim * sizeof(float));
-    s->y = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-        size_t c = i % classes;
-        s->y[i] = (float)c;
-        for (size_t j = 0; j < dim; j++)
-            s->X[i * dim + j] = (j % classes == c ? 180.0f : 60.0f) + uniform(-50, 50);
-    }
-    return (kn_source){s, blobs_next, blobs_rewind, dim};
+    b->n = n, b->dim = dim;
+    b->y = bench_data_alloc(n);
+    b->X = bench_data_pixel_classes(n, dim, classes, seed, b->y);
+    return kn_mem_source(&b->st, &(kn_matrix){n, dim, b->X}, b->y, 0);
 }
 
-static void free_blobs(blobs *s)
+static void free_blobs(blobs *b)
 {
-    free(s->X);
-    free(s->y);
-}
-
-static sf_rc parse(const char *json, kn_hp *hp, kn_err *err)
-{
-    json_t *given = json_loads(json, 0, NULL);
-    cr_assert_not_null(given, "bad test JSON: %s", json);
-    sf_rc rc = kn_hp_parse(kn_algo_image_classifier.hyper, kn_algo_image_classifier.nhyper, given,
-                           hp, err);
-    json_decref(given);
-    return rc;
+    free(b->X);
+    free(b->y);
 }
 
 static sf_rc train_json(const char *json, kn_source *train, kn_source *validation, kn_model **m,
                         kn_err *err)
 {
     kn_hp hp;
-    sf_rc rc = parse(json, &hp, err);
+    sf_rc rc = fx_hp_parse(ic, json, &hp, err);
     if (rc != SF_OK)
         return rc;
     return kn_algo_image_classifier.train(&hp, train, validation, NULL, m, err);
@@ -321,41 +281,33 @@ static sf_rc train_json(const char *json, kn_source *train, kn_source *validatio
 
 /* ---- (3) hyperparameters ---- */
 
-static void assert_refused(const char *json, const char *needle)
-{
-    kn_hp hp;
-    kn_err err = {{0}};
-    cr_assert_neq(parse(json, &hp, &err), SF_OK, "accepted %s", json);
-    cr_assert(strstr(err.msg, "ClientError") && strstr(err.msg, needle),
-              "%s: the error '%s' does not name '%s'", json, err.msg, needle);
-}
-
 Test(mlp_hyper, refuses_what_sagemaker_refuses_naming_it)
 {
-    assert_refused("{}", "num_classes");
-    assert_refused("{\"num_classes\": \"1\"}", "num_classes");
-    assert_refused("{\"num_classes\": \"ten\"}", "num_classes");
-    assert_refused("{\"num_classes\": \"10\", \"optimizer\": \"adagrad\"}", "optimizer");
-    assert_refused("{\"num_classes\": \"10\", \"epochs\": \"0\"}", "epochs");
-    assert_refused("{\"num_classes\": \"10\", \"mini_batch_size\": \"-1\"}", "mini_batch_size");
-    assert_refused("{\"num_classes\": \"10\", \"learning_rate\": \"0\"}", "learning_rate");
-    assert_refused("{\"num_classes\": \"10\", \"momentum\": \"1\"}", "momentum");
-    assert_refused("{\"num_classes\": \"10\", \"weight_decay\": \"-0.1\"}", "weight_decay");
-    assert_refused("{\"num_classes\": \"10\", \"early_stopping\": \"maybe\"}", "early_stopping");
-    assert_refused("{\"num_classes\": \"10\", \"use_pretrained_model\": \"1\"}",
-                   "use_pretrained_model");
-    assert_refused("{\"num_classes\": \"10\", \"precision_dtype\": \"float16\"}",
-                   "precision_dtype");
-    assert_refused("{\"num_classes\": \"10\", \"num_epochs\": \"5\"}", "num_epochs");
+    fx_hp_refused(ic, "{}", "num_classes");
+    fx_hp_refused(ic, "{\"num_classes\": \"1\"}", "num_classes");
+    fx_hp_refused(ic, "{\"num_classes\": \"ten\"}", "num_classes");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"optimizer\": \"adagrad\"}", "optimizer");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"epochs\": \"0\"}", "epochs");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"mini_batch_size\": \"-1\"}", "mini_batch_size");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"learning_rate\": \"0\"}", "learning_rate");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"momentum\": \"1\"}", "momentum");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"weight_decay\": \"-0.1\"}", "weight_decay");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"early_stopping\": \"maybe\"}", "early_stopping");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"use_pretrained_model\": \"1\"}",
+                  "use_pretrained_model");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"precision_dtype\": \"float16\"}",
+                  "precision_dtype");
+    fx_hp_refused(ic, "{\"num_classes\": \"10\", \"num_epochs\": \"5\"}", "num_epochs");
 }
 
 Test(mlp_hyper, accepts_sagemaker_jobs_and_fills_defaults)
 {
     kn_hp hp;
     kn_err err = {{0}};
-    cr_assert_eq(parse("{\"num_classes\": \"10\", \"num_training_samples\": \"60000\", "
-                       "\"num_layers\": \"18\", \"optimizer\": \"nag\", \"epochs\": 2}",
-                       &hp, &err),
+    cr_assert_eq(fx_hp_parse(ic,
+                             "{\"num_classes\": \"10\", \"num_training_samples\": \"60000\", "
+                             "\"num_layers\": \"18\", \"optimizer\": \"nag\", \"epochs\": 2}",
+                             &hp, &err),
                  SF_OK, "%s", err.msg);
     cr_assert_eq(kn_hp_int(&hp, "mini_batch_size"), 32);
     cr_assert_float_eq(kn_hp_num(&hp, "momentum"), 0.9, 1e-12);
@@ -418,7 +370,7 @@ Test(mlp_hyper, image_shape_trains_with_or_without_brackets)
         kn_model_free(&m);
         free_blobs(&b);
     }
-    assert_refused("{\"num_classes\": \"3\", \"image_shape\": \"\"}", "image_shape");
+    fx_hp_refused(ic, "{\"num_classes\": \"3\", \"image_shape\": \"\"}", "image_shape");
 }
 
 /* ---- training, prediction and models on blobs ---- */
@@ -484,7 +436,7 @@ Test(mlp_train, reports_sagemaker_metrics_every_epoch)
     kn_source src = make_blobs(&b, 200, 10, 2, 11);
     kn_hp hp;
     kn_err err = {{0}};
-    cr_assert_eq(parse("{\"num_classes\": \"2\", \"epochs\": \"3\"}", &hp, &err), SF_OK);
+    cr_assert_eq(fx_hp_parse(ic, "{\"num_classes\": \"2\", \"epochs\": \"3\"}", &hp, &err), SF_OK);
     seen_metrics s = {0};
     kn_progress p = {&s, note_metrics, NULL};
     kn_model *m = NULL;
@@ -507,7 +459,7 @@ Test(mlp_train, stops_when_cancelled)
     kn_source src = make_blobs(&b, 200, 10, 2, 11);
     kn_hp hp;
     kn_err err = {{0}};
-    cr_assert_eq(parse("{\"num_classes\": \"2\"}", &hp, &err), SF_OK);
+    cr_assert_eq(fx_hp_parse(ic, "{\"num_classes\": \"2\"}", &hp, &err), SF_OK);
     kn_progress p = {NULL, NULL, cancel_now};
     kn_model *m = NULL;
     cr_assert_neq(kn_algo_image_classifier.train(&hp, &src, NULL, &p, &m, &err), SF_OK);
@@ -561,12 +513,7 @@ Test(mlp_model, save_load_round_trip_predicts_identically)
                             "\"[12,8]\"}",
                             &src, NULL, &m, &err),
                  SF_OK, "%s", err.msg);
-    char dir[] = "/tmp/test_mlp_XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
-    cr_assert_eq(kn_model_save(m, dir, &err), SF_OK, "%s", err.msg);
-    snprintf(path, sizeof path, "%s/model.tar.gz", dir);
-    cr_assert_eq(kn_model_load(path, &back, &err), SF_OK, "%s", err.msg);
-    cr_assert_eq(back->algo, &kn_algo_image_classifier);
+    back = fx_model_reload(m);
 
     kn_response r1, r2;
     m->algo->response(m, &r1);
@@ -596,8 +543,6 @@ Test(mlp_model, save_load_round_trip_predicts_identically)
     kn_model_free(&m);
     kn_model_free(&back);
     cr_assert_null(back);
-    unlink(path);
-    rmdir(dir);
     free_blobs(&b);
 }
 
@@ -667,10 +612,11 @@ Test(mlp_train, early_stopping_ends_when_validation_stops_improving)
     kn_hp hp;
     kn_err err = {{0}};
     /* Blobs are learnt to 100% at once: no later epoch can beat the first. */
-    cr_assert_eq(parse("{\"num_classes\": \"2\", \"epochs\": \"50\", \"early_stopping\": "
-                       "\"true\", \"early_stopping_min_epochs\": \"3\", "
-                       "\"early_stopping_patience\": \"2\", \"optimizer\": \"adam\"}",
-                       &hp, &err),
+    cr_assert_eq(fx_hp_parse(ic,
+                             "{\"num_classes\": \"2\", \"epochs\": \"50\", \"early_stopping\": "
+                             "\"true\", \"early_stopping_min_epochs\": \"3\", "
+                             "\"early_stopping_patience\": \"2\", \"optimizer\": \"adam\"}",
+                             &hp, &err),
                  SF_OK, "%s", err.msg);
     seen_metrics s = {0};
     kn_progress p = {&s, note_metrics, NULL};

@@ -8,101 +8,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/bench_data.h"
 #include "kernels/kn_model.h"
 #include "kernels/pca/pca.h"
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double normal(uint64_t *s)
-{
-    double u1 = ((double)(rng_next(s) >> 11) + 0.5) * 0x1.0p-53;
-    double u2 = (double)(rng_next(s) >> 11) * 0x1.0p-53;
-    return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-/* An orthonormal basis U (r,d) of a random r-dimensional subspace. */
-static void random_basis(double *U, size_t r, size_t d, uint64_t *s)
-{
-    for (size_t a = 0; a < r; a++) {
-        for (size_t f = 0; f < d; f++)
-            U[a * d + f] = normal(s);
-        for (int again = 0; again < 2; again++)
-            for (size_t b = 0; b < a; b++) {
-                double dot = 0;
-                for (size_t f = 0; f < d; f++)
-                    dot += U[a * d + f] * U[b * d + f];
-                for (size_t f = 0; f < d; f++)
-                    U[a * d + f] -= dot * U[b * d + f];
-            }
-        double norm = 0;
-        for (size_t f = 0; f < d; f++)
-            norm += U[a * d + f] * U[a * d + f];
-        for (size_t f = 0; f < d; f++)
-            U[a * d + f] /= sqrt(norm);
-    }
-}
-
-/* n rows: offset + Σ_a scale[a]·z_a·U[a] + noise·ε, z and ε standard normal. */
-static float *planted(size_t n, size_t d, size_t r, const double *U, const double *scale,
-                      double noise, double offset, uint64_t seed)
-{
-    uint64_t s = seed;
-    float *X = malloc(n * d * sizeof *X);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t f = 0; f < d; f++)
-            X[i * d + f] = (float)(offset + noise * normal(&s));
-        for (size_t a = 0; a < r; a++) {
-            double z = scale[a] * normal(&s);
-            for (size_t f = 0; f < d; f++)
-                X[i * d + f] += (float)(z * U[a * d + f]);
-        }
-    }
-    return X;
-}
-
-typedef struct mem_src {
-    const float *data;
-    size_t n, d, pos, chunk;
-} mem_src;
-
-static sf_rc mem_next(void *ctx, kn_matrix *X, float *labels, size_t max, kn_err *err)
-{
-    mem_src *m = ctx;
-    size_t take = m->n - m->pos;
-    if (take > max)
-        take = max;
-    if (take > m->chunk)
-        take = m->chunk;
-    memcpy(X->data, m->data + m->pos * m->d, take * m->d * sizeof(float));
-    X->rows = take;
-    X->cols = m->d;
-    m->pos += take;
-    return SF_OK;
-}
-
-static sf_rc mem_rewind(void *ctx, kn_err *err)
-{
-    ((mem_src *)ctx)->pos = 0;
-    return SF_OK;
-}
+#include "kernels_fixture.h"
 
 static kn_model *train(const char *json, const float *X, size_t n, size_t d)
 {
-    json_t *j = json_loads(json, 0, NULL);
-    cr_assert(j, "bad test JSON %s", json);
-    kn_hp hp;
+    kn_hp hp = fx_hp(&kn_algo_pca, json);
     kn_err err = {{0}};
-    cr_assert_eq(kn_hp_parse(kn_algo_pca.hyper, kn_algo_pca.nhyper, j, &hp, &err), SF_OK, "%s",
-                 err.msg);
-    json_decref(j);
-    mem_src ms = {X, n, d, 0, 999};
-    kn_source src = {&ms, mem_next, mem_rewind, d};
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &(kn_matrix){n, d, (float *)X}, NULL, 999);
     kn_model *m = NULL;
     cr_assert_eq(kn_algo_pca.train(&hp, &src, NULL, NULL, &m, &err), SF_OK, "%s: %s", json,
                  err.msg);
@@ -144,9 +60,8 @@ Test(pca_ops, cov_variants_match_reference)
 {
     enum { N = 3001, D = 23 };
     uint64_t s = 1;
-    float *X = malloc(N * D * sizeof *X);
-    for (size_t i = 0; i < N * D; i++)
-        X[i] = (float)normal(&s);
+    float *X = bench_data_alloc(N * D);
+    bench_data_fill_normal(X, N * D, 0, &s);
     kn_matrix Xm = {N, D, X};
     double *ref = calloc(D * D, sizeof *ref), *got = calloc(D * D, sizeof *got);
     kn_err err = {{0}};
@@ -172,11 +87,9 @@ Test(pca_ops, sketch_variants_match_reference)
 {
     enum { N = 2000, D = 31, L = 7 };
     uint64_t s = 2;
-    float *X = malloc(N * D * sizeof *X), Q[D * L];
-    for (size_t i = 0; i < N * D; i++)
-        X[i] = (float)normal(&s);
-    for (size_t i = 0; i < D * L; i++)
-        Q[i] = (float)normal(&s);
+    float *X = bench_data_alloc(N * D), Q[D * L];
+    bench_data_fill_normal(X, N * D, 0, &s);
+    bench_data_fill_normal(Q, D * L, 0, &s);
     kn_matrix Xm = {N, D, X};
     double ref[D * L] = {0}, got[D * L] = {0};
     kn_err err = {{0}};
@@ -196,7 +109,7 @@ Test(pca_ops, eigen_variants_match_reference)
     uint64_t s = 3;
     double B[D * D], A[D * D], A2[D * D], w1[D], w2[D], V1[D * D], V2[D * D];
     for (size_t i = 0; i < D * D; i++)
-        B[i] = normal(&s);
+        B[i] = bench_data_normal(&s);
     for (size_t i = 0; i < D; i++) /* A = BᵀB: symmetric, distinct eigenvalues */
         for (size_t j = 0; j < D; j++) {
             double t = 0;
@@ -225,8 +138,8 @@ Test(pca_train, recovers_a_planted_subspace)
     enum { N = 6000, D = 30, R = 3 };
     uint64_t s = 10;
     double U[R * D], scale[R] = {10, 6, 4}, V[R * D];
-    random_basis(U, R, D, &s);
-    float *X = planted(N, D, R, U, scale, 0.3, 0, 11);
+    bench_data_basis(U, R, D, &s);
+    float *X = bench_data_planted(N, D, R, U, scale, 0.3, 0, 11);
     for (int mode = 0; mode < 2; mode++) {
         kn_model *m = train(mode ? "{\"feature_dim\": \"30\", \"mini_batch_size\": \"500\","
                                    "\"num_components\": \"3\", \"algorithm_mode\": \"randomized\"}"
@@ -247,8 +160,8 @@ Test(pca_train, regular_and_randomized_agree_on_the_top_components)
     enum { N = 5000, D = 60, R = 4 };
     uint64_t s = 20;
     double U[R * D], scale[R] = {9, 7, 5, 3}, Vr[R * D], Vz[R * D];
-    random_basis(U, R, D, &s);
-    float *X = planted(N, D, R, U, scale, 1.0, 0, 21);
+    bench_data_basis(U, R, D, &s);
+    float *X = bench_data_planted(N, D, R, U, scale, 1.0, 0, 21);
     kn_model *reg = train("{\"feature_dim\": \"60\", \"mini_batch_size\": \"100\","
                           "\"num_components\": \"4\"}",
                           X, N, D);
@@ -275,8 +188,8 @@ Test(pca_train, subtracts_the_mean_only_when_asked)
     enum { N = 4000, D = 12, R = 2 };
     uint64_t s = 30;
     double U[R * D], scale[R] = {5, 3}, V[R * D];
-    random_basis(U, R, D, &s);
-    float *X = planted(N, D, R, U, scale, 0.2, 100.0, 31); /* far from the origin */
+    bench_data_basis(U, R, D, &s);
+    float *X = bench_data_planted(N, D, R, U, scale, 0.2, 100.0, 31); /* far from the origin */
     kn_model *centred = train("{\"feature_dim\": \"12\", \"mini_batch_size\": \"256\","
                               "\"num_components\": \"2\"}",
                               X, N, D);
@@ -314,8 +227,8 @@ Test(pca_train, matches_the_reference_operations)
     enum { N = 1500, D = 16, R = 2 };
     uint64_t s = 40;
     double U[R * D], scale[R] = {4, 2}, Va[R * D], Vb[R * D];
-    random_basis(U, R, D, &s);
-    float *X = planted(N, D, R, U, scale, 0.5, 3.0, 41);
+    bench_data_basis(U, R, D, &s);
+    float *X = bench_data_planted(N, D, R, U, scale, 0.5, 3.0, 41);
     const char *hp = "{\"feature_dim\": \"16\", \"mini_batch_size\": \"100\","
                      "\"num_components\": \"2\"}";
     setenv("STATEFLEET_KERNELS", "reference", 1);
@@ -334,53 +247,42 @@ Test(pca_train, matches_the_reference_operations)
 
 /* ---- hyperparameters, shape, models ---- */
 
-static void expect_hp_error(const char *json, const char *needle)
-{
-    json_t *j = json_loads(json, 0, NULL);
-    kn_hp hp;
-    kn_err err = {{0}};
-    sf_rc rc = kn_hp_parse(kn_algo_pca.hyper, kn_algo_pca.nhyper, j, &hp, &err);
-    json_decref(j);
-    cr_assert_neq(rc, SF_OK, "%s was accepted", json);
-    cr_assert(strstr(err.msg, "ClientError") && strstr(err.msg, needle), "%s: %s", json, err.msg);
-}
-
 Test(pca_hyper, rejects_missing_num_components)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"mini_batch_size\": \"10\"}", "num_components");
+    fx_hp_refused(&kn_algo_pca, "{\"feature_dim\": \"4\", \"mini_batch_size\": \"10\"}",
+                  "num_components");
 }
 
 Test(pca_hyper, rejects_missing_mini_batch_size)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"num_components\": \"2\"}", "mini_batch_size");
+    fx_hp_refused(&kn_algo_pca, "{\"feature_dim\": \"4\", \"num_components\": \"2\"}",
+                  "mini_batch_size");
 }
 
 Test(pca_hyper, rejects_an_unknown_algorithm_mode)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"mini_batch_size\": \"10\", \"num_components\": "
-                    "\"2\", \"algorithm_mode\": \"fast\"}",
-                    "algorithm_mode");
+    fx_hp_refused(&kn_algo_pca,
+                  "{\"feature_dim\": \"4\", \"mini_batch_size\": \"10\", \"num_components\": "
+                  "\"2\", \"algorithm_mode\": \"fast\"}",
+                  "algorithm_mode");
 }
 
 Test(pca_hyper, rejects_extra_components_below_minus_one)
 {
-    expect_hp_error("{\"feature_dim\": \"4\", \"mini_batch_size\": \"10\", \"num_components\": "
-                    "\"2\", \"extra_components\": \"-2\"}",
-                    "extra_components");
+    fx_hp_refused(&kn_algo_pca,
+                  "{\"feature_dim\": \"4\", \"mini_batch_size\": \"10\", \"num_components\": "
+                  "\"2\", \"extra_components\": \"-2\"}",
+                  "extra_components");
 }
 
 Test(pca_train, rejects_more_components_than_features)
 {
-    json_t *j = json_loads("{\"feature_dim\": \"2\", \"mini_batch_size\": \"10\","
-                           "\"num_components\": \"3\"}",
-                           0, NULL);
-    kn_hp hp;
+    kn_hp hp = fx_hp(&kn_algo_pca, "{\"feature_dim\": \"2\", \"mini_batch_size\": \"10\","
+                                   "\"num_components\": \"3\"}");
     kn_err err = {{0}};
-    cr_assert_eq(kn_hp_parse(kn_algo_pca.hyper, kn_algo_pca.nhyper, j, &hp, &err), SF_OK);
-    json_decref(j);
     float X[4] = {1, 2, 3, 4};
-    mem_src ms = {X, 2, 2, 0, 2};
-    kn_source src = {&ms, mem_next, mem_rewind, 2};
+    kn_mem_source_state ms;
+    kn_source src = kn_mem_source(&ms, &(kn_matrix){2, 2, X}, NULL, 0);
     kn_model *m = NULL;
     cr_assert_eq(kn_algo_pca.train(&hp, &src, NULL, NULL, &m, &err), SF_EINVAL);
     cr_assert(strstr(err.msg, "ClientError: num_components"), "%s", err.msg);
@@ -392,8 +294,8 @@ Test(pca_model, answers_projections_and_survives_a_save_and_load)
     enum { N = 1000, D = 8, R = 3 };
     uint64_t s = 50;
     double U[R * D], scale[R] = {3, 2, 1};
-    random_basis(U, R, D, &s);
-    float *X = planted(N, D, R, U, scale, 0.1, 1.0, 51);
+    bench_data_basis(U, R, D, &s);
+    float *X = bench_data_planted(N, D, R, U, scale, 0.1, 1.0, 51);
     kn_model *m = train("{\"feature_dim\": \"8\", \"mini_batch_size\": \"64\","
                         "\"num_components\": \"3\"}",
                         X, N, D);
@@ -404,22 +306,13 @@ Test(pca_model, answers_projections_and_survives_a_save_and_load)
     cr_assert_str_eq(r.fields[0].name, "projection");
     cr_assert(r.fields[0].vector);
     cr_assert_eq(r.width, 3);
-    char dir[] = "/tmp/test_pca_XXXXXX";
-    cr_assert(mkdtemp(dir));
+    kn_model *back = fx_model_reload(m);
     kn_err err = {{0}};
-    cr_assert_eq(kn_model_save(m, dir, &err), SF_OK, "%s", err.msg);
-    char path[256];
-    snprintf(path, sizeof path, "%s/model.tar.gz", dir);
-    kn_model *back = NULL;
-    cr_assert_eq(kn_model_load(path, &back, &err), SF_OK, "%s", err.msg);
-    cr_assert_eq(back->algo, &kn_algo_pca);
     float a[N * R], b[N * R];
     kn_matrix Xm = {N, D, X};
     cr_assert_eq(m->algo->predict(m, &Xm, a, &err), SF_OK);
     cr_assert_eq(back->algo->predict(back, &Xm, b, &err), SF_OK);
     cr_assert_arr_eq(a, b, sizeof a);
-    unlink(path);
-    rmdir(dir);
     kn_model_free(&m);
     kn_model_free(&back);
     free(X);
