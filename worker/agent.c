@@ -51,7 +51,7 @@ static sf_rc pick_nodes(wk_agent *a, int only, char *err, size_t errlen)
     size_t n_gpus = wk_topology_gpus(a->topo, &gpus);
     if (only >= 0 && (unsigned)only >= n)
         return sf_errf(err, errlen, SF_EINVAL, "--numa-node %d: this machine has NUMA nodes 0..%u",
-                    only, n ? n - 1 : 0);
+                       only, n ? n - 1 : 0);
     a->nodes = calloc(n ? n : 1, sizeof *a->nodes);
     if (!a->nodes)
         return sf_errf(err, errlen, SF_ENOMEM, "out of memory");
@@ -127,7 +127,7 @@ sf_rc wk_agent_new(const wk_agent_config *cfg, wk_agent **out, char *err, size_t
         return sf_errf(err, errlen, SF_EINVAL, "--coordinator is required");
     if (!cfg->id || !cfg->id[0] || strlen(cfg->id) > FLEET_WORKER_ID_MAX)
         return sf_errf(err, errlen, SF_EINVAL, "--id: a worker id is 1 to %u bytes",
-                    FLEET_WORKER_ID_MAX);
+                       FLEET_WORKER_ID_MAX);
     if (!cfg->topology)
         return sf_errf(err, errlen, SF_EINVAL, "no topology");
     if (!cfg->cert != !cfg->server_cert)
@@ -181,7 +181,7 @@ sf_rc wk_agent_new(const wk_agent_config *cfg, wk_agent **out, char *err, size_t
     if ((rc = wk_executor_start(a->topo, cfg->numa_node, cfg->bind, &a->exec, why, sizeof why)) !=
         SF_OK) {
         sf_errf(err, errlen, rc, "cannot start the executors: %s%s", why,
-             cfg->bind ? " (--no-bind runs without pinning)" : "");
+                cfg->bind ? " (--no-bind runs without pinning)" : "");
         goto fail;
     }
     srandom((unsigned)(wk_now_ns() ^ (uint64_t)getpid()));

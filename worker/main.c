@@ -111,24 +111,24 @@ enum {
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"coordinator", required_argument, NULL, OPT_COORDINATOR},
-                                         {"id", required_argument, NULL, OPT_ID},
-                                         {"functions", required_argument, NULL, OPT_FUNCTIONS},
-                                         {"data-root", required_argument, NULL, OPT_DATA_ROOT},
-                                         {"topology", required_argument, NULL, OPT_TOPOLOGY},
-                                         {"numa-node", required_argument, NULL, OPT_NUMA_NODE},
-                                         {"max", required_argument, NULL, OPT_MAX},
-                                         {"no-bind", no_argument, NULL, OPT_NO_BIND},
-                                         {"key", required_argument, NULL, OPT_KEY},
-                                         {"server-key", required_argument, NULL, OPT_SERVER_KEY},
-                                         {"progress-hz", required_argument, NULL, OPT_PROGRESS_HZ},
-                                         {"heartbeat-grace", required_argument, NULL, OPT_GRACE},
-                                         {"retry-refused", no_argument, NULL, OPT_RETRY_REFUSED},
-                                         {"exit-with-parent", no_argument, NULL,
-                                          OPT_EXIT_WITH_PARENT},
-                                         {"quiet", no_argument, NULL, OPT_QUIET},
-                                         {"help", no_argument, NULL, OPT_HELP},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"coordinator", required_argument, NULL, OPT_COORDINATOR},
+        {"id", required_argument, NULL, OPT_ID},
+        {"functions", required_argument, NULL, OPT_FUNCTIONS},
+        {"data-root", required_argument, NULL, OPT_DATA_ROOT},
+        {"topology", required_argument, NULL, OPT_TOPOLOGY},
+        {"numa-node", required_argument, NULL, OPT_NUMA_NODE},
+        {"max", required_argument, NULL, OPT_MAX},
+        {"no-bind", no_argument, NULL, OPT_NO_BIND},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
+        {"progress-hz", required_argument, NULL, OPT_PROGRESS_HZ},
+        {"heartbeat-grace", required_argument, NULL, OPT_GRACE},
+        {"retry-refused", no_argument, NULL, OPT_RETRY_REFUSED},
+        {"exit-with-parent", no_argument, NULL, OPT_EXIT_WITH_PARENT},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0}};
     wk_agent_config cfg = {.numa_node = -1, .bind = true, .progress_hz = 4};
     const char *topology = NULL, *key = NULL, *server_key = NULL;
     bool exit_with_parent = false;
@@ -275,8 +275,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     /* A coordinator killed outright cannot stop its local workers; the
      * kernel tells them instead. The parent may already be gone by now. */
-    if (exit_with_parent &&
-        (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)) {
+    if (exit_with_parent && (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)) {
         fprintf(stderr, "statefleet-worker %s: the process that started it is gone\n", cfg.id);
         status = 0;
         running = NULL;

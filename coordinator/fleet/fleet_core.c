@@ -156,12 +156,14 @@ static void log_handshake_failure(fleet *f)
         /* A peer without keys shows as a mechanism mismatch, or, when it
          * hangs up first, as a handshake that failed with an errno. */
         if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-            fleet_log(f, "refused a connection on %s: the peer offered no CURVE keys (a worker "
-                         "needs --key and --server-key here)",
+            fleet_log(f,
+                      "refused a connection on %s: the peer offered no CURVE keys (a worker "
+                      "needs --key and --server-key here)",
                       at);
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-            fleet_log(f, "refused a connection on %s: its CURVE handshake failed (%s; a worker "
-                         "without --key and --server-key?)",
+            fleet_log(f,
+                      "refused a connection on %s: its CURVE handshake failed (%s; a worker "
+                      "without --key and --server-key?)",
                       at, strerror((int)value));
         else if (event != ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) /* the authenticator logs those */
             fleet_log(f, "refused a connection on %s: its CURVE handshake failed (ZMTP error 0x%x)",
