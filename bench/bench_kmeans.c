@@ -75,12 +75,18 @@ static int bench_gemm(size_t n, size_t d, size_t k)
     kn_matrix Xm = {n, d, X}, Cm = {k, d, C};
     kn_err err = {{0}};
     double flops = 2.0 * n * d * k, best_gemm = INFINITY, best_assign = INFINITY;
+    /* Each side in its own block, with a pause between: OpenBLAS's pool
+     * threads keep spinning for about 0.1 s after a threaded call, and
+     * whatever runs then shares the cores with them. */
     for (int rep = 0; rep < 7; rep++) {
         double t = now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)k, (int)d, 1.0f, X,
                     (int)d, C, (int)d, 0.0f, out, (int)k);
         best_gemm = fmin(best_gemm, now() - t);
-        t = now();
+    }
+    usleep(300000);
+    for (int rep = 0; rep < 7; rep++) {
+        double t = now();
         if (kn_kmeans_assign_blas(&Xm, &Cm, lab, d2, &err) != SF_OK) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;

@@ -29,6 +29,7 @@
 enum {
     SMALL_GEMM = 1 << 18,      /* T·k·d at or below which OpenBLAS stays on our thread */
     MIN_SHARD_TILE = 128,      /* fewer rows than this per tile: let OpenBLAS thread it */
+    WIDE_TILE = 1024,          /* rows per tile for wide centres, OpenBLAS at one thread */
     BIG_TILE_FLOATS = 1 << 20, /* the T×k scratch when OpenBLAS threads (4 MiB) */
     MAX_THREADS = 64,
 };
@@ -118,6 +119,19 @@ sf_rc kn_kmeans_assign_blas(const kn_matrix *X, const kn_matrix *C, uint32_t *cl
     size_t nthreads = cores();
     shard sh[MAX_THREADS];
     size_t used = 1;
+    int blas_before = -1;
+    if (small_tile < MIN_SHARD_TILE && nthreads > 1 && n >= 2 * WIDE_TILE) {
+        /* Wide centres: tiles big enough for GEMM to run near its peak,
+         * one shard per core, each GEMM on its own thread. OpenBLAS would
+         * send calls this big to its shared pool, where the two shards'
+         * calls queue behind each other; with it at one thread they run
+         * side by side, and the argmin after each is parallel too. The
+         * setting is process-wide (OpenBLAS has no per-call one), so it
+         * is restored at once. */
+        blas_before = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+        small_tile = WIDE_TILE;
+    }
     if (small_tile >= MIN_SHARD_TILE && nthreads > 1 && n >= 2 * small_tile) {
         used = nthreads;
         if (used > n / small_tile)
@@ -140,6 +154,8 @@ sf_rc kn_kmeans_assign_blas(const kn_matrix *X, const kn_matrix *C, uint32_t *cl
         pthread_join(th[t], NULL);
     for (size_t t = started; t < used; t++) /* threads we could not start */
         assign_tiles(&sh[t]);
+    if (blas_before > 0)
+        openblas_set_num_threads(blas_before);
     free(c_norm);
     for (size_t t = 0; t < used; t++)
         if (!sh[t].ok)
