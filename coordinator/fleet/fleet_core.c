@@ -23,11 +23,6 @@
 #define DRAIN_MAX 4096 /* messages handled between looks at the inbox */
 #define SPIN_POLLS 64  /* non-blocking looks after work before sleeping (~20 us) */
 
-int64_t fleet_now_ms(void)
-{
-    return sf_monotonic_ms();
-}
-
 void fleet_log(fleet *f, const char *fmt, ...)
 {
     if (f->cfg.quiet)
@@ -96,7 +91,7 @@ static void take_inbox(fleet *f)
 
 static void drain(fleet *f, void *sock)
 {
-    f->now_ms = fleet_now_ms();
+    f->now_ms = sf_monotonic_ms();
     for (int i = 0; i < DRAIN_MAX; i++) {
         zmq_msg_t rid, body;
         zmq_msg_init(&rid);
@@ -182,10 +177,10 @@ static void *fleet_main(void *arg)
         {.socket = f->monitor ? zsock_resolve(f->monitor) : NULL, .events = ZMQ_POLLIN}};
     int nitems = f->monitor ? 3 : 2;
     int64_t period = f->cfg.heartbeat_ms / 2 ? f->cfg.heartbeat_ms / 2 : 1;
-    int64_t next_tick = fleet_now_ms() + period;
+    int64_t next_tick = sf_monotonic_ms() + period;
     int idle_spins = 0;
     for (;;) {
-        int64_t now = fleet_now_ms();
+        int64_t now = sf_monotonic_ms();
         long timeout = next_tick > now ? (long)(next_tick - now) : 0;
         /* Right after work, look again without sleeping a few times: the
          * next submit or answer often follows within microseconds, and
@@ -210,7 +205,7 @@ static void *fleet_main(void *arg)
         if (items[0].revents & ZMQ_POLLIN)
             drain(f, f->raw);
         fleet_place(f);
-        now = fleet_now_ms();
+        now = sf_monotonic_ms();
         if (now >= next_tick) {
             fleet_tick(f, now);
             fleet_expire_unplaceable(f, now);
@@ -507,7 +502,7 @@ uint64_t fleet_submit(fleet *f, const fleet_job *j, char *err, size_t errlen)
                  refused ? why : "out of memory");
         return 0;
     }
-    fj->queued_ms = fleet_now_ms();
+    fj->queued_ms = sf_monotonic_ms();
     pthread_mutex_lock(&f->mu);
     bool was_empty = !f->inbox_head;
     if (f->inbox_tail)

@@ -84,7 +84,6 @@ struct fleet {
     int64_t now_ms;      /* read once per batch of messages */
 };
 
-int64_t fleet_now_ms(void);
 void fleet_log(fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* fleet_core.c */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/sf_log.h"
 #include "worker/topology.h"
 
 extern char **environ;
@@ -24,9 +25,9 @@ extern char **environ;
 
 typedef struct child {
     pid_t pid;
-    int node; /* the NUMA node it serves, -1 for all */
-    struct timespec started;
-    int pause_ms; /* before the next restart; doubles while it dies young */
+    int node;           /* the NUMA node it serves, -1 for all */
+    int64_t started_ms; /* monotonic */
+    int pause_ms;       /* before the next restart; doubles while it dies young */
 } child;
 
 struct fleet_local {
@@ -48,9 +49,7 @@ static void say(const fleet_local *l, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "statefleet: local workers: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    sf_vlog("statefleet: local workers", fmt, ap); /* one write: lines never interleave */
     va_end(ap);
 }
 
@@ -136,13 +135,6 @@ static pid_t spawn(fleet_local *l, int index, int node)
     return pid;
 }
 
-static int64_t ms_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 /* Reaps dead workers and starts them again: a local fleet that loses a
  * worker to a crash (or a kill in a test) heals itself. */
 static void *mind(void *arg)
@@ -166,15 +158,16 @@ static void *mind(void *arg)
                     WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
                 c->pid = 0;
-                c->pause_ms =
-                    ms_since(&c->started) < 2000 ? (c->pause_ms ? c->pause_ms * 2 : 250) : 0;
+                c->pause_ms = sf_monotonic_ms() - c->started_ms < 2000
+                                  ? (c->pause_ms ? c->pause_ms * 2 : 250)
+                                  : 0;
                 if (c->pause_ms > RESTART_PAUSE_MAX_MS)
                     c->pause_ms = RESTART_PAUSE_MAX_MS;
-                clock_gettime(CLOCK_MONOTONIC, &c->started); /* the pause runs from now */
+                c->started_ms = sf_monotonic_ms(); /* the pause runs from now */
             }
-            if (c->pid == 0 && ms_since(&c->started) >= c->pause_ms) {
+            if (c->pid == 0 && sf_monotonic_ms() - c->started_ms >= c->pause_ms) {
                 c->pid = spawn(l, i, c->node);
-                clock_gettime(CLOCK_MONOTONIC, &c->started);
+                c->started_ms = sf_monotonic_ms();
             }
         }
     }
@@ -225,7 +218,7 @@ sf_rc fleet_local_start(const fleet_local_config *cfg, fleet_local **out, char *
     for (int i = 0; i < nodes; i++) {
         l->kids[i].node = per_node ? i : -1;
         l->kids[i].pid = spawn(l, i, l->kids[i].node);
-        clock_gettime(CLOCK_MONOTONIC, &l->kids[i].started);
+        l->kids[i].started_ms = sf_monotonic_ms();
         l->n++;
         if (l->kids[i].pid < 0) {
             snprintf(err, errlen, "cannot start the local worker %s", l->bin);

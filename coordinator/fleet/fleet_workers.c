@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "fleet_internal.h"
 
+#include "common/sf_log.h"
+
 #include "common/sf_grow.h"
 
 #include <stdio.h>
@@ -121,7 +123,7 @@ static void hello(fleet *f, void *sock, const unsigned char *rid, size_t len, fl
     fleet_session_init(&w->session);
     char err[256];
     fleet_session_accept(&w->session, FLEET_FROM_WORKER, &w->hello, err, sizeof err);
-    int64_t now = fleet_now_ms();
+    int64_t now = sf_monotonic_ms();
     w->heard_ms = w->joined_ms = w->sent_hb_ms = now;
     snprintf(w->sid, sizeof w->sid, "%016llx%08x", (unsigned long long)now,
              (unsigned)f->local.lost_workers + (unsigned)f->nworkers);
